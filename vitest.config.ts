@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // real libp2p nodes and real files: keep files apart, but do not oversubscribe two cores
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+})
