@@ -206,6 +206,7 @@ function recordSources(sources: Map<string, string>, key: string, value: unknown
 }
 
 function findSource(sources: Map<string, string>, key: string): string | undefined {
+  for (const [k, s] of sources) if (k.startsWith(`${key}.`)) return s
   let k = key
   for (;;) {
     const s = sources.get(k)

@@ -21,6 +21,9 @@ export class Loop {
   readonly #init: LoopInit
   readonly #tick: (signal: AbortSignal) => Promise<void> | void
   #timer: TimerHandle | undefined
+  #dueAt: number | undefined
+  /** A pokeIn that arrived while a tick ran. */
+  #pokeAt: number | undefined
   #running: Promise<void> | undefined
   #pokeAgain = false
   #controller: AbortController | undefined
@@ -57,6 +60,18 @@ export class Loop {
     this.#schedule(0)
   }
 
+  /** Runs a tick in `ms` unless one is due sooner. */
+  pokeIn(ms: number): void {
+    if (this.#controller == null) return
+    const at = this.#init.clock.now() + ms
+    if (this.#running != null) {
+      this.#pokeAt = Math.min(this.#pokeAt ?? Number.POSITIVE_INFINITY, at)
+      return
+    }
+    if (this.#dueAt != null && this.#dueAt <= at) return
+    this.#schedule(ms)
+  }
+
   /** Runs one tick now and waits for it (for tests and commands). */
   async runOnce(): Promise<void> {
     if (this.#running != null) await this.#running
@@ -69,6 +84,7 @@ export class Loop {
     this.#controller = undefined
     if (this.#timer != null) this.#init.clock.clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#dueAt = undefined
     controller.abort(new Error(`${this.#init.name} stopped`))
     await this.#running?.catch(() => {})
   }
@@ -81,15 +97,20 @@ export class Loop {
 
   #schedule(delay: number): void {
     if (this.#timer != null) this.#init.clock.clearTimeout(this.#timer)
+    this.#dueAt = this.#init.clock.now() + delay
     this.#timer = this.#init.clock.setTimeout(() => {
       this.#timer = undefined
+      this.#dueAt = undefined
       void this.#run().then(() => {
         if (this.#controller == null) return
+        const pokeAt = this.#pokeAt
+        this.#pokeAt = undefined
         if (this.#pokeAgain) {
           this.#pokeAgain = false
           this.#schedule(0)
         } else if (this.#timer == null) {
-          this.#schedule(this.#nextDelay())
+          const regular = this.#nextDelay()
+          this.#schedule(pokeAt != null ? Math.max(0, Math.min(regular, pokeAt - this.#init.clock.now())) : regular)
         }
       })
     }, delay)

@@ -1,0 +1,143 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { MeshsyncError } from '../util/errors.js'
+import type { Logger } from '../util/log.js'
+
+export type Handler = (req: ApiRequest) => Promise<unknown> | unknown
+
+export interface ApiRequest {
+  method: string
+  path: string
+  query: URLSearchParams
+  /** Parsed JSON body (POST), bounded to 1 MiB. */
+  body: unknown
+  raw: IncomingMessage
+  res: ServerResponse
+}
+
+/** A handler's way to answer with something other than JSON. */
+export class RawResponse {
+  constructor(
+    readonly status: number,
+    readonly contentType: string,
+    readonly body: string,
+  ) {}
+}
+
+/** The handler took over the response (server-sent events). */
+export const STREAMING = Symbol('streaming')
+
+const MAX_BODY = 1024 * 1024
+
+const STATUS_BY_CODE: Record<string, number> = {
+  ERR_NOT_FOUND: 404,
+  ERR_INVALID_REQUEST: 400,
+  ERR_VALIDATION: 422,
+  ERR_UNSAFE_PATH: 400,
+  ERR_BUSY: 503,
+  ERR_OVER_LIMIT: 413,
+  ERR_CONFIG: 400,
+}
+
+export class BadRequestError extends MeshsyncError {
+  constructor(message: string) {
+    super('ERR_INVALID_REQUEST', message)
+  }
+}
+
+/**
+ * The local HTTP API: JSON in and out, bound to 127.0.0.1 by default. Routes
+ * are plain functions; errors become `{ error: { code, message } }` with a
+ * status from the error's code.
+ */
+export class ApiServer {
+  readonly #routes = new Map<string, Handler>()
+  readonly #log: Logger
+  #server: Server | undefined
+
+  constructor(log: Logger) {
+    this.#log = log
+  }
+
+  route(method: 'GET' | 'POST' | 'DELETE', path: string, handler: Handler): this {
+    this.#routes.set(`${method} ${path}`, handler)
+    return this
+  }
+
+  async listen(hostPort: string): Promise<{ host: string; port: number }> {
+    const i = hostPort.lastIndexOf(':')
+    const host = hostPort.slice(0, i)
+    const port = Number(hostPort.slice(i + 1))
+    const server = createServer((req, res) => void this.#handle(req, res))
+    server.keepAliveTimeout = 5000
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'EADDRINUSE' ? new Error(`api.listen: ${hostPort} is already in use (another meshsync node?); pick another with --api HOST:PORT`) : err),
+      )
+      server.listen(port, host, () => resolve())
+    })
+    this.#server = server
+    const addr = server.address() as AddressInfo
+    return { host: addr.address, port: addr.port }
+  }
+
+  async close(): Promise<void> {
+    const s = this.#server
+    if (s == null) return
+    this.#server = undefined
+    s.closeAllConnections()
+    await new Promise<void>((resolve) => s.close(() => resolve()))
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local')
+    const method = req.method ?? 'GET'
+    const handler = this.#routes.get(`${method} ${url.pathname}`)
+    try {
+      if (handler == null) {
+        const allowed = [...this.#routes.keys()].some((k) => k.endsWith(` ${url.pathname}`))
+        throw Object.assign(new MeshsyncError(allowed ? 'ERR_METHOD' : 'ERR_NOT_FOUND', `${allowed ? 'method not allowed' : 'no such route'}: ${method} ${url.pathname}`), {
+          status: allowed ? 405 : 404,
+        })
+      }
+      const body = method === 'POST' ? await readJson(req) : undefined
+      const out = await handler({ method, path: url.pathname, query: url.searchParams, body, raw: req, res })
+      if (out === STREAMING) return
+      if (out instanceof RawResponse) {
+        res.writeHead(out.status, { 'content-type': out.contentType })
+        res.end(out.body)
+        return
+      }
+      const text = JSON.stringify(out ?? null)
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+      res.end(text)
+    } catch (err) {
+      const e = err as MeshsyncError & { status?: number }
+      const status = e.status ?? STATUS_BY_CODE[e.code] ?? 500
+      if (status >= 500) this.#log.error({ route: `${method} ${url.pathname}`, err: e.message }, 'api error')
+      if (res.headersSent) {
+        res.end()
+        return
+      }
+      const text = JSON.stringify({ error: { code: e.code ?? 'ERR_INTERNAL', message: e.message } })
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+      res.end(text)
+    }
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const c of req) {
+    size += (c as Buffer).length
+    if (size > MAX_BODY) throw new BadRequestError(`request body over ${MAX_BODY} bytes`)
+    chunks.push(c as Buffer)
+  }
+  if (size === 0) return {}
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new BadRequestError('request body is not JSON')
+  }
+}

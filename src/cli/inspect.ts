@@ -1,0 +1,118 @@
+import type { Command } from 'commander'
+import type { FileJson, PeerJson } from '../node/read-models.js'
+import { ApiClient } from './api-client.js'
+import { formatBytes, formatDuration, short, table } from './format.js'
+
+interface Helpers {
+  apiAddressFrom(o: Record<string, unknown>): string
+}
+
+function client(h: Helpers, o: Record<string, unknown>): ApiClient {
+  return new ApiClient(h.apiAddressFrom(o))
+}
+
+function out(o: Record<string, unknown>, json: unknown, text: () => string): void {
+  process.stdout.write(o.json === true ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`)
+}
+
+/** Commands that ask a running node through its local HTTP API. */
+export function registerInspectCommands(program: Command, h: Helpers): void {
+  const apiCmd = (name: string, description: string): Command =>
+    program
+      .command(name)
+      .description(description)
+      .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
+      .option('-c, --config <file>', 'read api.listen from this config file')
+      .option('--json', 'print JSON for scripts')
+
+  apiCmd('status', 'node and cluster status: peers, files, disk, replication health').action(async (o: Record<string, unknown>) => {
+    const s = await client(h, o).get<Record<string, any>>('/status')
+    out(o, s, () => {
+      const lines = [
+        `${s.name} (${s.role}, ${s.provider}${s.ephemeral ? ', ephemeral' : ''})  ${s.peerId}`,
+        `version ${s.version}, up ${formatDuration(s.uptimeMs)}, api ${s.api}`,
+        `peers: ${s.peers.up} up, ${s.peers.suspect} suspect, ${s.peers.down} down (${s.peers.connected} connected)`,
+        `local files: ${s.manifest.files} (${formatBytes(s.manifest.bytes)}), ${s.manifest.pending} pending; manifest seq ${s.manifest.seq}`,
+        `disk: ${(s.disk.usedFraction * 100).toFixed(1)}% used, ${formatBytes(s.disk.free)} free (${s.disk.level})`,
+      ]
+      const r = s.replication
+      if (r != null) {
+        lines.push(
+          `replication: ${r.filesUnderMin} files under their minimum, ${formatBytes(r.bytesAtRisk)} at risk, sync lag ${formatDuration(r.syncLagMs)}`,
+        )
+      }
+      if (s.bittorrentPort != null) lines.push(`bittorrent: port ${s.bittorrentPort}`)
+      lines.push('addresses:', ...(s.addresses as string[]).map((a) => `  ${a}`))
+      return lines.join('\n')
+    })
+  })
+
+  apiCmd('peers', 'known peers with their state and health').action(async (o: Record<string, unknown>) => {
+    const peers = await client(h, o).get<PeerJson[]>('/peers')
+    out(o, peers, () =>
+      table(
+        ['NAME', 'PEER', 'STATE', 'ROLE', 'PROVIDER', 'DISK', 'FILES', 'LAST SEEN'],
+        peers.map((p) => {
+          const hl = p.health as { role?: string; provider?: string; disk?: { usedFraction: number; level: string } } | undefined
+          return [
+            p.name ?? '-',
+            short(p.peerId, 12),
+            p.state,
+            hl?.role ?? '-',
+            hl?.provider ?? '-',
+            hl?.disk != null ? `${(hl.disk.usedFraction * 100).toFixed(0)}% ${hl.disk.level}` : '-',
+            p.files,
+            p.lastSeenMs != null ? `${formatDuration(Date.now() - p.lastSeenMs)} ago` : 'never',
+          ]
+        }),
+      ),
+    )
+  })
+
+  apiCmd('files', 'every known file and where it lives')
+    .option('--where <glob>', 'only files whose path matches, e.g. "games/**/*.db"')
+    .action(async (o: Record<string, unknown>) => {
+      const q = typeof o.where === 'string' ? `?where=${encodeURIComponent(o.where)}` : ''
+      const files = await client(h, o).get<FileJson[]>(`/files${q}`)
+      out(o, files, () =>
+        table(
+          ['PATH', 'SIZE', 'KIND', 'COPIES', 'SHA256', 'HOLDERS'],
+          files.map((f) => [f.path, formatBytes(f.size), f.kind, `${f.verifiedCopies}/${f.minCopies}`, f.sha256.slice(0, 12), f.holderNames.join(',')]),
+        ),
+      )
+    })
+
+  apiCmd('events', 'recent events (with --follow, a live stream)')
+    .option('--since <id>', 'events after this id')
+    .option('--type <types>', 'comma-separated event types')
+    .option('-f, --follow', 'keep printing new events')
+    .action(async (o: Record<string, unknown>) => {
+      const c = client(h, o)
+      const params = new URLSearchParams()
+      if (typeof o.since === 'string') params.set('since', o.since)
+      if (typeof o.type === 'string') params.set('type', o.type)
+      const print = (e: { id: number; timeMs: number; type: string; peer?: string; path?: string; data?: unknown }): void => {
+        if (o.json === true) process.stdout.write(`${JSON.stringify(e)}\n`)
+        else process.stdout.write(`${new Date(e.timeMs).toISOString()} #${e.id} ${e.type}${e.path != null ? ` ${e.path}` : ''}${e.peer != null ? ` peer=${short(e.peer, 12)}` : ''}${e.data != null ? ` ${JSON.stringify(e.data)}` : ''}\n`)
+      }
+      if (o.follow !== true) {
+        for (const e of await c.get<Parameters<typeof print>[0][]>(`/events?${params}`)) print(e)
+        return
+      }
+      if (!params.has('since')) params.set('since', '0')
+      const res = await c.stream(`/events/stream?${params}`)
+      const decoder = new TextDecoder()
+      let buf = ''
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true })
+        for (;;) {
+          const i = buf.indexOf('\n\n')
+          if (i < 0) break
+          const block = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const data = block.split('\n').find((l) => l.startsWith('data: '))
+          if (data != null) print(JSON.parse(data.slice(6)))
+        }
+      }
+    })
+}

@@ -1,0 +1,79 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { PrivateKey, ServiceMap } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { PeerGater } from './gater.js'
+
+export interface MeshInit {
+  privateKey: PrivateKey
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  /** Swarm key file contents: a private network only nodes with the same key can join. */
+  psk?: Uint8Array
+  gater: PeerGater
+  protocolPrefix: string
+  /** Keep private and loopback addresses in the DHT. */
+  lan: boolean
+  /** Many nodes on one host (tests, simulation). */
+  localCluster: boolean
+  maxConnections: number
+}
+
+/** The yamux settings bulk transfers need (see docs/research/libp2p-throughput.md). */
+export const YAMUX_INIT = {
+  maxMessageSize: 256 * 1024,
+  initialStreamWindowSize: 256 * 1024,
+  maxStreamWindowSize: 16 * 1024 * 1024,
+}
+
+/**
+ * Builds the libp2p node: TCP + noise + yamux, identify, ping, a private
+ * Kademlia DHT, bootstrap, gossipsub, optional pnet and the peer gater, plus
+ * the caller's protocol services.
+ */
+export async function createMesh<S extends ServiceMap>(init: MeshInit, services: { [K in keyof S]: (components: any) => S[K] }) {
+  const node = await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen, announce: init.announce.length > 0 ? init.announce : undefined },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux(YAMUX_INIT)],
+    connectionProtector: init.psk != null ? preSharedKey({ psk: init.psk }) : undefined,
+    connectionGater: init.gater.gater(),
+    connectionManager: {
+      maxConnections: init.maxConnections,
+      ...(init.localCluster ? { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 1000, maxParallelDials: 200 } : {}),
+    },
+    peerDiscovery: init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap, timeout: 200 })] : [],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: `${init.protocolPrefix}/kad/1.0.0`,
+        clientMode: false,
+        peerInfoMapper: init.lan ? passthroughMapper : removePrivateAddressesMapper,
+        initialQuerySelfInterval: 500,
+        allowQueryWithZeroPeers: false,
+      }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        // our messages are small; a larger one is a bug or an attack
+        maxInboundDataLength: 4 * 1024 * 1024,
+        ...(init.localCluster ? { scoreParams: { IPColocationFactorWeight: 0 } } : {}),
+      }),
+      ...services,
+    },
+  })
+  return node as Libp2p<typeof node.services>
+}
+
+export type Mesh = Awaited<ReturnType<typeof createMesh>>

@@ -1,0 +1,267 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { loadOrCreateIdentity } from '../bootstrap/identity.js'
+import { readSwarmKey } from '../bootstrap/swarm-key.js'
+import { manifestSync, type ManifestSync } from '../protocols/manifest/index.js'
+import type { HealthReport } from '../protocols/health/index.js'
+import { Metrics } from './api/metrics.js'
+import { ApiServer } from './api/server.js'
+import { registerRoutes } from './api/routes.js'
+import { LocalManifest } from './catalog/local-manifest.js'
+import { Scanner } from './catalog/scanner.js'
+import { ClusterView } from './cluster/view.js'
+import type { ResolvedConfig } from './config/load.js'
+import { Gossip } from './gossip/gossip.js'
+import { PeerGater } from './mesh/gater.js'
+import { createMesh, type Mesh } from './mesh/libp2p.js'
+import { DiskMeter, diskLevel } from './node/disk.js'
+import { ensureLayout, layoutOf, STATE_DIR_NAME, type Layout } from './node/layout.js'
+import { ReadModels } from './node/read-models.js'
+import { VERSION } from './node/version.js'
+import { openStateDb, type Db } from './state/db.js'
+import { EventLog } from './state/event-log.js'
+import { systemClock, type Clock } from './util/clock.js'
+import { createLogger, type Logger } from './util/log.js'
+import { Loop } from './util/loop.js'
+import { validateFile } from './validate/index.js'
+import type { DiskLevel } from '../protocols/health/index.js'
+
+export interface NodeOptions {
+  config: ResolvedConfig
+  clock?: Clock
+  log?: Logger
+}
+
+/**
+ * One meshsync node: the composition root. It builds the parts, wires them
+ * through narrow interfaces, and starts and stops them in order. Nothing
+ * else reaches across parts.
+ */
+export class MeshsyncNode {
+  readonly config: ResolvedConfig
+  readonly clock: Clock
+  readonly log: Logger
+  readonly layout: Layout
+  readonly startedMs: number
+  readonly metrics = new Metrics()
+  // set in start()
+  privateKey!: PrivateKey
+  peerId!: string
+  db!: Db
+  events!: EventLog
+  manifest!: LocalManifest
+  view!: ClusterView
+  mesh!: Mesh
+  gater!: PeerGater
+  gossip!: Gossip
+  scanner!: Scanner
+  disk!: DiskMeter
+  readModels!: ReadModels
+  #api: ApiServer | undefined
+  #apiAddress: { host: string; port: number } | undefined
+  #loops: Loop[] = []
+  #watcher: FSWatcher | undefined
+  #scanLoop!: Loop
+  #diskLevel: DiskLevel = 'ok'
+  #started = false
+
+  constructor(opts: NodeOptions) {
+    this.config = opts.config
+    this.clock = opts.clock ?? systemClock
+    this.log = opts.log ?? createLogger({ level: opts.config.log.level, name: opts.config.node.name })
+    this.layout = layoutOf(opts.config.dataDir)
+    this.startedMs = this.clock.now()
+  }
+
+  get apiAddress(): string | undefined {
+    return this.#apiAddress != null ? `${this.#apiAddress.host}:${this.#apiAddress.port}` : undefined
+  }
+
+  /** Multiaddrs ending in /p2p/<peerId>. */
+  get addresses(): string[] {
+    return this.mesh.getMultiaddrs().map(String)
+  }
+
+  get diskLevel(): DiskLevel {
+    return this.#diskLevel
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config
+    await ensureLayout(this.layout)
+    const identity = await loadOrCreateIdentity(this.layout.identity)
+    this.privateKey = identity.privateKey
+    this.peerId = peerIdFromPrivateKey(identity.privateKey).toString()
+    if (identity.created) this.log.info({ peerId: this.peerId, file: this.layout.identity }, 'new identity created')
+
+    this.db = openStateDb(this.layout.db)
+    const epoch = this.#nextBootEpoch()
+    this.events = new EventLog(this.db, this.clock)
+    this.manifest = new LocalManifest(this.db, this.peerId)
+    this.view = new ClusterView(this.db, this.clock, this.events, this.peerId)
+    this.disk = new DiskMeter(this.layout.dataDir, cfg.disk.quota, () => this.#bytesKept())
+    await this.disk.read()
+    this.readModels = new ReadModels(this)
+
+    this.gater = new PeerGater(cfg.allowPeers)
+    const psk = cfg.swarmKey != null ? await readSwarmKey(cfg.swarmKey) : undefined
+    this.mesh = await createMesh(
+      {
+        privateKey: this.privateKey,
+        listen: cfg.listen,
+        announce: cfg.announce,
+        bootstrap: cfg.bootstrap,
+        psk,
+        gater: this.gater,
+        protocolPrefix: cfg.mesh.protocolPrefix,
+        lan: cfg.mesh.lan,
+        localCluster: cfg.mesh.localCluster,
+        maxConnections: Math.max(cfg.mesh.targetPeers * 2, 64),
+      },
+      {
+        manifestSync: manifestSync({
+          source: this.manifest,
+          onInvalid: (peer, err) => this.events.emit('invalid_message', { peer: peer.toString(), topic: 'manifest-sync', reason: err.message }),
+        }),
+      },
+    )
+
+    this.gossip = new Gossip({
+      pubsub: this.mesh.services.pubsub as unknown as GossipSub,
+      manifestSync: this.mesh.services.manifestSync as ManifestSync,
+      manifest: this.manifest,
+      view: this.view,
+      events: this.events,
+      metrics: this.metrics,
+      clock: this.clock,
+      log: this.log,
+      maxDeltaEntries: cfg.gossip.maxDeltaEntries,
+      health: () => this.#health(),
+      healthIntervalMs: cfg.gossip.healthIntervalSeconds * 1000,
+      healthSeqBase: epoch * 2 ** 32,
+    })
+
+    this.scanner = new Scanner({
+      dataDir: this.layout.dataDir,
+      stateDirName: STATE_DIR_NAME,
+      snapshotDir: this.layout.snapshots,
+      manifest: this.manifest,
+      clock: this.clock,
+      log: this.log,
+      exclude: cfg.catalog.exclude,
+      stableMs: cfg.catalog.stableSeconds * 1000,
+      sqliteMaxUnstableMs: cfg.catalog.sqliteMaxUnstableSeconds * 1000,
+      validate: cfg.catalog.validateLocal ? (path, kind, signal) => validateFile(path, kind, { depth: 'deep', signal }) : undefined,
+      onInvalid: async (rel, _abs, kind, digest, reason) => {
+        this.events.emit('quarantined', { path: rel, sha256: digest.sha256, kind, reason, peer: this.peerId, where: 'source' })
+      },
+    })
+
+    await this.mesh.start()
+    this.gossip.start()
+
+    const ephemeral = cfg.node.ephemeral || cfg.replication.strategy === 'ephemeral'
+    const scanMs = (ephemeral ? cfg.catalog.ephemeralScanIntervalSeconds : cfg.catalog.scanIntervalSeconds) * 1000
+    this.#scanLoop = new Loop({ name: 'catalog-scan', intervalMs: scanMs, clock: this.clock, log: this.log }, async (signal) => {
+      await this.scanner.scan(signal)
+      if (this.scanner.nextStableAt != null) this.#scanLoop.pokeIn(Math.max(50, this.scanner.nextStableAt - this.clock.now() + 10))
+    })
+    const liveness = new Loop({ name: 'liveness', intervalMs: 500, clock: this.clock, log: this.log, jitter: 0 }, () => {
+      this.view.tickLiveness({ suspectAfterMs: cfg.gossip.suspectAfterSeconds * 1000, downAfterMs: cfg.gossip.downAfterSeconds * 1000 })
+    })
+    const diskLoop = new Loop({ name: 'disk', intervalMs: 2000, clock: this.clock, log: this.log }, () => this.#checkDisk())
+    this.#loops = [this.#scanLoop, liveness, diskLoop]
+    for (const l of this.#loops) l.start()
+    this.#watch()
+
+    this.#api = new ApiServer(this.log)
+    registerRoutes(this.#api, this)
+    this.#apiAddress = await this.#api.listen(cfg.api.listen)
+
+    this.#started = true
+    this.events.emit('node_started', { peer: this.peerId, name: cfg.node.name, version: VERSION, addresses: this.addresses })
+    this.log.info({ peerId: this.peerId, name: cfg.node.name, addresses: this.addresses, api: this.apiAddress }, 'meshsync node started')
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    this.events.emit('node_stopping', { peer: this.peerId })
+    this.#watcher?.close()
+    await this.#api?.close()
+    await Promise.all(this.#loops.map((l) => l.stop()))
+    await this.gossip.stop()
+    await this.mesh.stop()
+    this.db.close()
+    this.log.info({ peerId: this.peerId }, 'meshsync node stopped')
+  }
+
+  /** Scans the data dir now (tests, and `meshsync rescan`). */
+  async rescan(): Promise<void> {
+    await this.#scanLoop.runOnce()
+  }
+
+  #watch(): void {
+    try {
+      this.#watcher = watch(this.layout.dataDir, { recursive: true, persistent: false }, (_event, name) => {
+        if (name == null || String(name).startsWith(STATE_DIR_NAME)) return
+        this.#scanLoop.pokeIn(200)
+      })
+      this.#watcher.on('error', (err) => this.log.debug({ err: err.message }, 'fs.watch failed; periodic scans continue'))
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'fs.watch unavailable; periodic scans only')
+    }
+  }
+
+  #nextBootEpoch(): number {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'boot_epoch'`).get() as { value: string } | undefined
+    const epoch = (row != null ? Number(row.value) : 0) + 1
+    this.db.prepare(`INSERT INTO meta (key, value) VALUES ('boot_epoch', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(epoch))
+    return epoch
+  }
+
+  #bytesKept(): number {
+    let n = 0
+    for (const f of this.manifest.all()) n += f.size
+    return n
+  }
+
+  async #checkDisk(): Promise<void> {
+    const r = await this.disk.read()
+    const level = diskLevel(r, this.config.disk)
+    if (level !== this.#diskLevel) {
+      this.events.emit('disk_level_changed', { from: this.#diskLevel, to: level, usedFraction: r.usedFraction, free: r.free })
+      this.#diskLevel = level
+      this.gossip.pokeHealth()
+    }
+  }
+
+  #health(): Omit<HealthReport, 'seq' | 'timeMs'> {
+    const cfg = this.config
+    const d = this.disk.last
+    const load = loadavg()[0]! / Math.max(1, cpus().length)
+    return {
+      name: cfg.node.name,
+      role: cfg.node.role,
+      provider: cfg.node.provider,
+      tags: cfg.node.tags,
+      ephemeral: cfg.node.ephemeral,
+      disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: this.#diskLevel },
+      load,
+      accepting: this.#diskLevel !== 'full' && load < cfg.replication.backpressureLoad,
+      version: VERSION,
+      uptimeMs: this.clock.now() - this.startedMs,
+      addrs: this.mesh.getMultiaddrs().map((m) => m.toString().replace(/\/p2p\/[^/]+$/, '')),
+      btPort: 0,
+      transports: ['libp2p'],
+      manifest: { seq: this.manifest.seq, digest: this.manifest.digest, count: this.manifest.count },
+      evacuating: false,
+      evacuateDeadlineMs: 0,
+      downloading: [],
+      transfersActive: 0,
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import picomatch from 'picomatch'
+import type { ManifestEntry } from '../../protocols/manifest/index.js'
+import type { PeerRecord } from '../cluster/view.js'
+import { policyFor } from '../config/policies.js'
+import type { MeshsyncNode } from '../node.js'
+import { VERSION } from './version.js'
+
+export interface FileJson {
+  sha256: string
+  path: string
+  size: number
+  kind: string
+  origin: string
+  version: number
+  /** Peer IDs whose manifest lists this content (this node included). */
+  holders: string[]
+  /** Node names of the holders, same order. */
+  holderNames: string[]
+  local: boolean
+  infoHash?: string
+  promoted: boolean
+  policy: string
+  minCopies: number
+  /** Holders that count as copies: live, or down for less than the grace period. */
+  verifiedCopies: number
+}
+
+export interface PeerJson {
+  peerId: string
+  name?: string
+  state: string
+  stateSinceMs: number
+  lastSeenMs?: number
+  health?: unknown
+  files: number
+  manifestSeq: number
+}
+
+/** JSON views of the node's state for the API (field names documented in the README). */
+export class ReadModels {
+  readonly #node: MeshsyncNode
+
+  constructor(node: MeshsyncNode) {
+    this.#node = node
+  }
+
+  /** Whether a peer's copies still count: up, suspect, or down for less than its grace period. */
+  counts(p: PeerRecord, now: number): boolean {
+    if (p.state !== 'down') return true
+    if (p.lastSeenMs == null) return false
+    const r = this.#node.config.replication
+    const graceMs = (p.health?.ephemeral ? r.ephemeralDownGraceSeconds : r.downGraceSeconds) * 1000
+    return now - p.stateSinceMs < graceMs
+  }
+
+  peers(): PeerJson[] {
+    return this.#node.view
+      .peers()
+      .filter((p) => p.peerId !== this.#node.peerId)
+      .map((p) => ({
+        peerId: p.peerId,
+        name: p.name,
+        state: p.state,
+        stateSinceMs: p.stateSinceMs,
+        lastSeenMs: p.lastSeenMs,
+        health: p.health,
+        files: p.entries.size,
+        manifestSeq: p.manifestSeq,
+      }))
+      .sort((a, b) => (a.name ?? a.peerId).localeCompare(b.name ?? b.peerId))
+  }
+
+  files(opts: { where?: string } = {}): FileJson[] {
+    const node = this.#node
+    const now = node.clock.now()
+    const match = opts.where != null && opts.where !== '' ? picomatch(opts.where, { dot: true }) : undefined
+    const out = new Map<string, FileJson>()
+    const add = (e: ManifestEntry, holder: string, holderName: string, counts: boolean, local: boolean): void => {
+      let f = out.get(e.sha256)
+      if (f == null) {
+        const policy = policyFor(node.config.resolvedPolicies, e.path, e.kind)
+        f = {
+          sha256: e.sha256,
+          path: e.path,
+          size: e.size,
+          kind: e.kind,
+          origin: e.origin,
+          version: e.version,
+          holders: [],
+          holderNames: [],
+          local: false,
+          infoHash: e.infoHash,
+          promoted: e.promoted,
+          policy: policy.name,
+          minCopies: policy.minCopies,
+          verifiedCopies: 0,
+        }
+        out.set(e.sha256, f)
+      }
+      if (f.holders.includes(holder)) return
+      f.holders.push(holder)
+      f.holderNames.push(holderName)
+      if (counts) f.verifiedCopies++
+      if (local) f.local = true
+      if (e.origin === holder) f.path = e.path
+      f.promoted ||= e.promoted
+      f.infoHash ??= e.infoHash
+    }
+    for (const f of node.manifest.all()) add(f, node.peerId, node.config.node.name, true, true)
+    for (const p of node.view.peers()) {
+      const counts = this.counts(p, now)
+      for (const e of p.entries.values()) add(e, p.peerId, p.name ?? p.peerId, counts, false)
+    }
+    const files = [...out.values()]
+    return (match != null ? files.filter((f) => match(f.path)) : files).sort((a, b) => a.path.localeCompare(b.path))
+  }
+
+  status(): Record<string, unknown> {
+    const node = this.#node
+    const cfg = node.config
+    const peers = node.view.peers()
+    const count = (s: string) => peers.filter((p) => p.state === s).length
+    let bytes = 0
+    for (const f of node.manifest.all()) bytes += f.size
+    const d = node.disk.last
+    return {
+      peerId: node.peerId,
+      name: cfg.node.name,
+      role: cfg.node.role,
+      provider: cfg.node.provider,
+      tags: cfg.node.tags,
+      ephemeral: cfg.node.ephemeral,
+      version: VERSION,
+      uptimeMs: node.clock.now() - node.startedMs,
+      addresses: node.addresses,
+      api: node.apiAddress,
+      dataDir: node.layout.dataDir,
+      peers: { up: count('up'), suspect: count('suspect'), down: count('down'), connected: node.mesh.getPeers().length },
+      manifest: { seq: node.manifest.seq, digest: node.manifest.digest, files: node.manifest.count, bytes, pending: node.scanner.pending },
+      disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: node.diskLevel },
+      gossip: node.gossip.stats,
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { constants } from 'node:fs'
+import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
+import { dirname, join, sep } from 'node:path'
+import { UnsafePathError } from './errors.js'
+
+/** fsync a directory so a rename or create inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Writes a file so that it is either absent or whole under its final name:
+ * temp file in the same folder, fsync, rename, fsync of the folder.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+  const dir = dirname(path)
+  await mkdir(dir, { recursive: true })
+  const tmp = join(dir, `.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`)
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode)
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } catch (err) {
+    await fh.close()
+    await rm(tmp, { force: true })
+    throw err
+  }
+  await fh.close()
+  await rename(tmp, path)
+  await fsyncDir(dir)
+}
+
+const MAX_PATH_BYTES = 1024
+const MAX_SEGMENTS = 64
+
+/**
+ * Checks a relative path from config, a manifest or a peer: '/'-separated,
+ * no empty, '.' or '..' parts, not absolute, no NUL, backslash or control
+ * characters, bounded length. Returns the reason or undefined when safe.
+ */
+export function relativePathProblem(path: string): string | undefined {
+  if (typeof path !== 'string' || path.length === 0) return 'empty path'
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) return `path longer than ${MAX_PATH_BYTES} bytes`
+  if (path.startsWith('/')) return 'absolute path'
+  if (/[\u0000-\u001f\u007f\\]/.test(path)) return 'NUL, control character or backslash in path'
+  if (/^[A-Za-z]:/.test(path)) return 'drive-letter path'
+  const parts = path.split('/')
+  if (parts.length > MAX_SEGMENTS) return `more than ${MAX_SEGMENTS} path parts`
+  for (const p of parts) {
+    if (p === '') return 'empty path part'
+    if (p === '.' || p === '..') return `'${p}' in path`
+  }
+  if (parts[0] === '.meshsync') return "path inside meshsync's own folder"
+  return undefined
+}
+
+export function assertRelativePath(path: string, what: string): void {
+  const problem = relativePathProblem(path)
+  if (problem != null) throw new UnsafePathError(`${what}: ${problem}: ${JSON.stringify(path).slice(0, 200)}`)
+}
+
+/**
+ * Makes sure every folder between `root` and `root/rel`'s parent exists and is
+ * a real folder, not a symlink (a symlink in any part could lead outside the
+ * data dir). Creates missing folders. Returns the absolute target path.
+ */
+export async function prepareTarget(root: string, rel: string): Promise<string> {
+  assertRelativePath(rel, 'target')
+  const parts = rel.split('/')
+  let dir = root
+  for (const part of parts.slice(0, -1)) {
+    dir = join(dir, part)
+    let st
+    try {
+      st = await lstat(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await mkdir(dir)
+      await fsyncDir(dirname(dir))
+      continue
+    }
+    if (st.isSymbolicLink()) throw new UnsafePathError(`${rel}: '${dir}' is a symlink`)
+    if (!st.isDirectory()) throw new UnsafePathError(`${rel}: '${dir}' is not a folder`)
+  }
+  const target = join(root, ...parts)
+  try {
+    const st = await lstat(target)
+    if (st.isSymbolicLink()) throw new UnsafePathError(`${rel}: the target is a symlink`)
+    if (st.isDirectory()) throw new UnsafePathError(`${rel}: the target is a folder`)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  return target
+}
+
+export function toPosix(rel: string): string {
+  return sep === '/' ? rel : rel.split(sep).join('/')
+}
