@@ -68,6 +68,10 @@ export class Scanner {
   readonly #announced = new Map<string, string>()
   /** Earliest time a pending file may become stable (the loop pokes itself then). */
   nextStableAt: number | undefined
+  /** Figures of the last finished scan. */
+  lastStats: ScanStats | undefined
+  /** Scans finished since start. */
+  scans = 0
 
   constructor(init: ScannerInit) {
     this.#init = init
@@ -102,6 +106,8 @@ export class Scanner {
     for (const p of [...this.#announced.keys()]) if (!present.has(p)) this.#announced.delete(p)
     stats.pending = this.pending
     stats.durationMs = this.#init.clock.now() - started
+    this.lastStats = stats
+    this.scans++
     this.#init.onScanned?.(stats)
     return stats
   }
