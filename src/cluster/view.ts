@@ -45,6 +45,7 @@ export class ClusterView {
   readonly #clock: Clock
   readonly #events: EventLog
   readonly #self: string
+  readonly #entryListeners = new Set<(peerId: string, e: ManifestEntry) => void>()
   readonly #stmts: {
     upsertPeer: Statement
     upsertFile: Statement
@@ -141,6 +142,12 @@ export class ClusterView {
 
   get self(): string {
     return this.#self
+  }
+
+  /** Observers of every entry added or changed in a peer's manifest (benchmarks, simulation). */
+  onEntry(fn: (peerId: string, e: ManifestEntry) => void): () => void {
+    this.#entryListeners.add(fn)
+    return () => this.#entryListeners.delete(fn)
   }
 
   peers(): PeerRecord[] {
@@ -269,6 +276,7 @@ export class ClusterView {
     const old = p.entries.get(e.path)
     if (old != null) this.#unindexEntry(p, old)
     this.#indexEntry(p, e)
+    for (const fn of this.#entryListeners) fn(p.peerId, e)
     this.#stmts.upsertFile.run({
       peer_id: p.peerId,
       path: e.path,

@@ -73,7 +73,7 @@ export class Gossip {
     pubsub.addEventListener('message', onMessage)
     pubsub.subscribe(MANIFEST_TOPIC)
     pubsub.subscribe(HEALTH_TOPIC)
-    const off = this.#init.manifest.onChange(() => this.#deltaLoop.pokeIn(20))
+    const off = this.#init.manifest.onChange(() => this.#deltaLoop.poke())
     this.#unsubscribe = () => {
       pubsub.removeEventListener('message', onMessage)
       off()

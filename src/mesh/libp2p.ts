@@ -77,3 +77,10 @@ export async function createMesh<S extends ServiceMap>(init: MeshInit, services:
 }
 
 export type Mesh = Awaited<ReturnType<typeof createMesh>>
+
+/** Gossipsub as the node uses it (the exported interface lacks the mesh view). */
+export type Pubsub = import('@libp2p/gossipsub').GossipSub & { getMeshPeers(topic: string): string[] }
+
+export function pubsubOf(mesh: { services: { pubsub: unknown } }): Pubsub {
+  return mesh.services.pubsub as Pubsub
+}

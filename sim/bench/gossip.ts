@@ -1,0 +1,108 @@
+import { pubsubOf } from '../../src/mesh/libp2p.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveLayers } from '../../src/config/load.js'
+import { MeshsyncNode } from '../../src/node.js'
+import { silentLogger } from '../../src/util/log.js'
+import { percentile, round } from './stats.js'
+
+/**
+ * Gossip latency: from a manifest change on one node to the entry in every
+ * other node's catalog, next to raw gossipsub latency (a bare publish on a
+ * topic of its own) measured in the same run, on the same nodes.
+ *
+ *   npm run bench -- gossip [--nodes 10,20] [--changes 100]
+ */
+export async function run(argv: string[]): Promise<void> {
+  const arg = (name: string, dflt: string) => {
+    const i = argv.indexOf(`--${name}`)
+    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : dflt
+  }
+  const sizes = arg('nodes', '10,20').split(',').map(Number)
+  const changes = Number(arg('changes', '100'))
+  const results: Record<string, unknown>[] = []
+  for (const n of sizes) results.push(await measure(n, changes))
+  process.stdout.write(`${JSON.stringify({ bench: 'gossip', results })}\n`)
+}
+
+async function measure(n: number, changes: number): Promise<Record<string, unknown>> {
+  const nodes: MeshsyncNode[] = []
+  const start = async (i: number, bootstrap: string[]) => {
+    const dataDir = await mkdtemp(join(tmpdir(), `bench-gossip-${i}-`))
+    const config = resolveLayers(
+      [{ source: 'bench', values: { 'node.name': `g${i}`, dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], 'api.listen': '127.0.0.1:0', bootstrap, 'mesh.localCluster': true, 'gossip.healthIntervalSeconds': 1, 'catalog.scanIntervalSeconds': 3600, 'disk.minFree': 0, 'log.level': 'silent' } }],
+      { cwd: process.cwd() },
+    )
+    const node = new MeshsyncNode({ config, log: silentLogger })
+    await node.start()
+    return node
+  }
+  process.stderr.write(`gossip bench: starting ${n} nodes...\n`)
+  nodes.push(await start(0, []))
+  const boot = [nodes[0]!.addresses[0]!]
+  for (let i = 1; i < n; i++) nodes.push(await start(i, boot))
+  const topic = '/meshsync/bench/raw'
+  for (const node of nodes) pubsubOf(node.mesh).subscribe(topic)
+  // wait until everyone knows everyone and the raw topic has a mesh
+  const t0 = Date.now()
+  for (;;) {
+    const ready = nodes.every((x) => x.view.peers().filter((p) => p.state === 'up').length === n - 1 && pubsubOf(x.mesh).getMeshPeers(topic).length > 0)
+    if (ready) break
+    if (Date.now() - t0 > 120_000) throw new Error('cluster did not form within 120 s')
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  process.stderr.write(`gossip bench: ${n} nodes formed in ${((Date.now() - t0) / 1000).toFixed(1)} s; measuring ${changes} changes\n`)
+
+  // raw gossipsub: one publish, time until the last node delivered it
+  const rawLatency: number[] = []
+  const rawArrivals = new Map<string, number>()
+  for (const node of nodes) {
+    ;pubsubOf(node.mesh).addEventListener('message', (evt) => {
+      if (evt.detail.topic !== topic) return
+      const id = Buffer.from(evt.detail.data).toString()
+      rawArrivals.set(id, (rawArrivals.get(id) ?? 0) + 1)
+    })
+  }
+  for (let i = 0; i < changes; i++) {
+    const id = `raw-${i}`
+    const from = nodes[i % n]!
+    const began = performance.now()
+    await pubsubOf(from.mesh).publish(topic, Buffer.from(id))
+    while ((rawArrivals.get(id) ?? 0) < n - 1) await new Promise((r) => setImmediate(r))
+    rawLatency.push(performance.now() - began)
+  }
+
+  // meshsync: a manifest change committed on one node until every other node's catalog has the entry
+  const msLatency: number[] = []
+  const seen = new Map<string, number>()
+  for (const node of nodes) node.view.onEntry((_peer, e) => seen.set(e.path, (seen.get(e.path) ?? 0) + 1))
+  for (let i = 0; i < changes; i++) {
+    const from = nodes[i % n]!
+    const path = `bench/change-${i}.bin`
+    const began = performance.now()
+    from.manifest.put(
+      {
+        path, sha256: Buffer.alloc(32, i % 256).toString('hex'), size: i, kind: 'other', origin: from.peerId, version: 1, mtimeMs: Date.now(), localMtimeMs: 0,
+        chunkRoot: '00'.repeat(32), chunkSize: 1 << 20, chunkHashes: Buffer.alloc(0), promoted: false, ino: 0,
+      },
+      Date.now(),
+    )
+    while ((seen.get(path) ?? 0) < n - 1) await new Promise((r) => setImmediate(r))
+    msLatency.push(performance.now() - began)
+  }
+  await Promise.all(nodes.map((x) => x.stop()))
+  await Promise.all(nodes.map((x) => rm(x.layout.dataDir, { recursive: true, force: true })))
+  const r = {
+    nodes: n,
+    changes,
+    meshsyncP50Ms: round(percentile(msLatency, 50)),
+    meshsyncP99Ms: round(percentile(msLatency, 99)),
+    rawGossipsubP50Ms: round(percentile(rawLatency, 50)),
+    rawGossipsubP99Ms: round(percentile(rawLatency, 99)),
+  }
+  process.stdout.write(
+    `${n} nodes, ${changes} changes: meshsync manifest change -> every catalog p50 ${r.meshsyncP50Ms} ms, p99 ${r.meshsyncP99Ms} ms | raw gossipsub publish -> every node p50 ${r.rawGossipsubP50Ms} ms, p99 ${r.rawGossipsubP99Ms} ms\n`,
+  )
+  return r
+}

@@ -1,0 +1,17 @@
+/**
+ * Benchmarks: `npm run bench -- NAME [options]`. Each prints its figures next
+ * to a baseline measured in the same run, and ends with one JSON line.
+ */
+const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
+  gossip: () => import('./gossip.js'),
+}
+
+const [name, ...rest] = process.argv.slice(2)
+const load = name != null ? BENCHES[name] : undefined
+if (load == null) {
+  process.stderr.write(`usage: npm run bench -- NAME [options]\nNAME: ${Object.keys(BENCHES).join(', ')}\n`)
+  process.exit(2)
+}
+const mod = await load()
+await mod.run(rest)
+process.exit(0)
