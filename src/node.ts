@@ -27,6 +27,9 @@ import { systemClock, type Clock } from './util/clock.js'
 import { createLogger, type Logger } from './util/log.js'
 import { Loop } from './util/loop.js'
 import { validateFile } from './validate/index.js'
+import type { Verdict } from './validate/types.js'
+import type { Kind } from './config/schema.js'
+import { Quarantine } from './quarantine/quarantine.js'
 import type { DiskLevel } from '../protocols/health/index.js'
 
 export interface NodeOptions {
@@ -60,6 +63,7 @@ export class MeshsyncNode {
   scanner!: Scanner
   disk!: DiskMeter
   readModels!: ReadModels
+  quarantine!: Quarantine
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
   #loops: Loop[] = []
@@ -105,6 +109,7 @@ export class MeshsyncNode {
     this.disk = new DiskMeter(this.layout.dataDir, cfg.disk.quota, () => this.#bytesKept())
     await this.disk.read()
     this.readModels = new ReadModels(this)
+    this.quarantine = new Quarantine({ dir: this.layout.quarantine, dataDir: this.layout.dataDir, db: this.db, clock: this.clock, events: this.events })
 
     this.gater = new PeerGater(cfg.allowPeers)
     const psk = cfg.swarmKey != null ? await readSwarmKey(cfg.swarmKey) : undefined
@@ -154,9 +159,9 @@ export class MeshsyncNode {
       exclude: cfg.catalog.exclude,
       stableMs: cfg.catalog.stableSeconds * 1000,
       sqliteMaxUnstableMs: cfg.catalog.sqliteMaxUnstableSeconds * 1000,
-      validate: cfg.catalog.validateLocal ? (path, kind, signal) => validateFile(path, kind, { depth: 'deep', signal }) : undefined,
-      onInvalid: async (rel, _abs, kind, digest, reason) => {
-        this.events.emit('quarantined', { path: rel, sha256: digest.sha256, kind, reason, peer: this.peerId, where: 'source' })
+      validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
+      onInvalid: async (rel, abs, kind, digest, reason) => {
+        await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundAt: 'source' })
       },
     })
 
@@ -214,6 +219,12 @@ export class MeshsyncNode {
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'fs.watch unavailable; periodic scans only')
     }
+  }
+
+  /** Kind validation of a local file, unless an operator released this content from quarantine. */
+  async #validateLocal(path: string, kind: Kind, sha256: string, signal: AbortSignal): Promise<Verdict> {
+    if (this.quarantine.isReleased(sha256)) return { ok: true, kind, facts: { kind: 'other' } }
+    return validateFile(path, kind, { depth: 'deep', signal })
   }
 
   #nextBootEpoch(): number {

@@ -24,8 +24,8 @@ export interface ScannerInit {
   stableMs: number
   sqliteMaxUnstableMs: number
   /** Kind validation of a local file before it is announced; undefined = announce without checking. */
-  validate?: (path: string, kind: Kind, signal: AbortSignal) => Promise<Verdict>
-  /** A local file failed validation (the caller quarantines it). */
+  validate?: (path: string, kind: Kind, sha256: string, signal: AbortSignal) => Promise<Verdict>
+  /** A local file failed validation; `abs` is the file to quarantine (the snapshot, for a live database). */
   onInvalid?: (rel: string, abs: string, kind: Kind, digest: FileDigest, reason: string) => Promise<void>
   /** Called when a scan finishes, with the counts (progress for observers). */
   onScanned?: (stats: ScanStats) => void
@@ -210,10 +210,11 @@ export class Scanner {
       return
     }
     if (this.#init.validate != null) {
-      const verdict = await this.#init.validate(servePath, kind, signal)
+      const verdict = await this.#init.validate(servePath, kind, digest.sha256, signal)
       if (!verdict.ok) {
+        // a live database stays where its writer has it open: its bad snapshot is what gets quarantined
+        await this.#init.onInvalid?.(rel, servePath, kind, digest, verdict.reason)
         if (snapshot != null) await rm(servePath, { force: true })
-        await this.#init.onInvalid?.(rel, abs, kind, digest, verdict.reason)
         if (previous != null) m.remove(rel)
         throw new Error(`invalid ${kind}: ${verdict.reason}`)
       }

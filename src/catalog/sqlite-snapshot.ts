@@ -58,7 +58,7 @@ export async function snapshotSqlite(src: string, dest: string, opts: { signal?:
   let source: Db | undefined
   try {
     source = openSource(src)
-    //source.exec('BEGIN')
+    source.exec('BEGIN')
     // a deferred transaction takes its read snapshot at the first read
     source.prepare('SELECT count(*) FROM sqlite_schema').get()
     await source.backup(dest, {
@@ -67,7 +67,7 @@ export async function snapshotSqlite(src: string, dest: string, opts: { signal?:
         return PAGES_PER_STEP
       },
     })
-    //source.exec('COMMIT')
+    source.exec('COMMIT')
     source.close()
     source = undefined
     signal?.throwIfAborted()

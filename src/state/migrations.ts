@@ -75,4 +75,53 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX events_time ON events(time_ms);
   `,
+  // 2: transfers (the resume map) and quarantine
+  `
+  CREATE TABLE transfers (
+    sha256          TEXT PRIMARY KEY,
+    path            TEXT NOT NULL,            -- where it lands (relative)
+    size            INTEGER NOT NULL,
+    kind            TEXT NOT NULL,
+    origin          TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    entry_mtime_ms  INTEGER NOT NULL,
+    chunk_root      TEXT NOT NULL,
+    info_hash       TEXT,
+    promoted        INTEGER NOT NULL DEFAULT 0,
+    chunk_size      INTEGER NOT NULL,
+    chunk_hashes    BLOB,                     -- from the metadata, checked against chunk_root
+    have            BLOB,                     -- bitfield of chunks verified and written to staging
+    staging         TEXT NOT NULL,            -- file name in the staging folder
+    priority        TEXT NOT NULL,
+    reason          TEXT NOT NULL,            -- manual | replica | repair | broadcast | evacuation
+    state           TEXT NOT NULL,            -- queued | active | waiting | failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    preferred_peer  TEXT,
+    created_ms      INTEGER NOT NULL,
+    updated_ms      INTEGER NOT NULL
+  );
+
+  CREATE TABLE quarantine (
+    id              TEXT PRIMARY KEY,
+    time_ms         INTEGER NOT NULL,
+    path            TEXT NOT NULL,            -- original name (relative)
+    stored          TEXT NOT NULL,            -- file name in the quarantine folder
+    sha256          TEXT,                     -- what the bytes hash to
+    expected_sha256 TEXT,                     -- what the manifest said
+    size            INTEGER NOT NULL,
+    kind            TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    source_peer     TEXT,
+    found_at        TEXT NOT NULL,            -- source (a node checking its own file) | receiver
+    state           TEXT NOT NULL             -- held | released | purged
+  );
+
+  -- content an operator released from quarantine: not validated again
+  CREATE TABLE released (
+    sha256  TEXT PRIMARY KEY,
+    time_ms INTEGER NOT NULL
+  );
+  `,
 ]

@@ -91,6 +91,8 @@ export class ManualClock implements Clock {
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
     this.#now = target
+    // let work that reacts to the new time (without a timer) settle before returning
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 
   get pendingTimers(): number {

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs'
 import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
+import { relativePathProblem } from '../../protocols/common/path.js'
 import { UnsafePathError } from './errors.js'
 
 /** fsync a directory so a rename or create inside it survives a crash. */
@@ -35,29 +36,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
   await fsyncDir(dir)
 }
 
-const MAX_PATH_BYTES = 1024
-const MAX_SEGMENTS = 64
-
-/**
- * Checks a relative path from config, a manifest or a peer: '/'-separated,
- * no empty, '.' or '..' parts, not absolute, no NUL, backslash or control
- * characters, bounded length. Returns the reason or undefined when safe.
- */
-export function relativePathProblem(path: string): string | undefined {
-  if (typeof path !== 'string' || path.length === 0) return 'empty path'
-  if (Buffer.byteLength(path) > MAX_PATH_BYTES) return `path longer than ${MAX_PATH_BYTES} bytes`
-  if (path.startsWith('/')) return 'absolute path'
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) return 'NUL, control character or backslash in path'
-  if (/^[A-Za-z]:/.test(path)) return 'drive-letter path'
-  const parts = path.split('/')
-  if (parts.length > MAX_SEGMENTS) return `more than ${MAX_SEGMENTS} path parts`
-  for (const p of parts) {
-    if (p === '') return 'empty path part'
-    if (p === '.' || p === '..') return `'${p}' in path`
-  }
-  if (parts[0] === '.meshsync') return "path inside meshsync's own folder"
-  return undefined
-}
+export { relativePathProblem }
 
 export function assertRelativePath(path: string, what: string): void {
   const problem = relativePathProblem(path)

@@ -1,7 +1,7 @@
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { crc32, deflateRawSync } from 'node:zlib'
+import { crc32, createDeflateRaw, deflateRawSync } from 'node:zlib'
 
 /** Test helpers: a tiny zip writer (stored/deflate, optional zip64 records) and a .npy builder. */
 
@@ -197,11 +197,13 @@ export function minimalNpz(n = 4, opts: { method?: 0 | 8; zip64?: boolean } = {}
 }
 
 /**
- * Writes a large stored NPZ straight to disk without holding it in memory:
+ * Writes a large NPZ straight to disk without holding it in memory:
  * features (samples, 16, 32, 32) float32 (64 KiB per sample) and values
- * (samples, 2). The local header's CRC is patched after the data is written.
+ * (samples, 2). Stored, or deflated as a stream (the data is a repeating
+ * pattern, so it compresses well). Sizes and CRC are patched into the local
+ * header after the data is written. Returns the file size.
  */
-export async function writeLargeStoredNpz(path: string, samples: number): Promise<number> {
+export async function writeLargeNpz(path: string, samples: number, method: 0 | 8 = 0): Promise<number> {
   const fh = await open(path, 'w')
   try {
     let offset = 0
@@ -215,7 +217,7 @@ export async function writeLargeStoredNpz(path: string, samples: number): Promis
       { name: 'values.npy', header: npy('<f4', [samples, 2], { data: new Uint8Array(0) }), dataBytes: samples * 2 * 4 },
     ]
     const pattern = Buffer.alloc(1024 * 1024)
-    for (let i = 0; i < pattern.length; i += 4) pattern.writeFloatLE((i % 977) / 977, i)
+    for (let i = 0; i < pattern.length; i += 4) pattern.writeFloatLE(((i * 7919) % 977) / 977, i)
     for (const m of members) {
       const start = offset
       const name = Buffer.from(m.name)
@@ -223,27 +225,47 @@ export async function writeLargeStoredNpz(path: string, samples: number): Promis
       const local = Buffer.alloc(30)
       local.writeUInt32LE(0x04034b50, 0)
       local.writeUInt16LE(20, 4)
-      local.writeUInt32LE(size, 18)
-      local.writeUInt32LE(size, 22)
+      local.writeUInt16LE(method, 8)
       local.writeUInt16LE(name.length, 26)
       await write(local)
       await write(name)
-      await write(m.header)
-      let crc = crc32(m.header)
+      const dataStart = offset
+      let crc = 0
+      const deflate = method === 8 ? createDeflateRaw({ level: 1 }) : undefined
+      let chain = Promise.resolve()
+      deflate?.on('data', (out: Buffer) => {
+        chain = chain.then(() => write(out))
+      })
+      const ended = deflate ? new Promise<void>((resolve, reject) => deflate.on('end', resolve).on('error', reject)) : undefined
+      const put = async (b: Buffer) => {
+        crc = crc32(b, crc)
+        if (deflate == null) return write(b)
+        if (!deflate.write(b)) await new Promise((r) => deflate.once('drain', r))
+        await chain
+      }
+      await put(m.header)
       let left = m.dataBytes
       while (left > 0) {
         const piece = pattern.subarray(0, Math.min(left, pattern.length))
-        crc = crc32(piece, crc)
-        await write(piece)
+        await put(piece)
         left -= piece.length
       }
+      if (deflate) {
+        deflate.end()
+        await ended
+        await chain
+      }
+      const compressed = offset - dataStart
       local.writeUInt32LE(crc, 14)
+      local.writeUInt32LE(compressed, 18)
+      local.writeUInt32LE(size, 22)
       await fh.write(local, 0, 30, start)
       const cd = Buffer.alloc(46)
       cd.writeUInt32LE(0x02014b50, 0)
       cd.writeUInt16LE(20, 6)
+      cd.writeUInt16LE(method, 10)
       cd.writeUInt32LE(crc, 16)
-      cd.writeUInt32LE(size, 20)
+      cd.writeUInt32LE(compressed, 20)
       cd.writeUInt32LE(size, 24)
       cd.writeUInt16LE(name.length, 28)
       cd.writeUInt32LE(start, 42)

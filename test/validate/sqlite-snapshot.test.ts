@@ -111,7 +111,6 @@ describe('snapshotSqlite', () => {
     }
     const after = count(src)
     writer.close()
-    console.log('STATS', { before, inserted, after, got: count(dest) })
     expect(inserted).toBeGreaterThan(5) // the writer really ran during the copy
     expect(after).toBe(before + inserted)
     const got = count(dest)

@@ -1,8 +1,15 @@
-import { writeFileSync } from 'node:fs'
 import { it } from 'vitest'
-import { buildZip, minimalNpz, npy } from './helpers.js'
-it('writes', () => {
-  writeFileSync('/tmp/h_zip64.npz', minimalNpz(4, { zip64: true, method: 8 }))
-  writeFileSync('/tmp/h_zip64s.npz', minimalNpz(4, { zip64: true, method: 0 }))
-  writeFileSync('/tmp/h_dd.npz', buildZip([{ name: 'features.npy', data: npy('>f4', [2, 3], { version: 2, fortran: true }), method: 8, dataDescriptor: true }, { name: 'values.npy', data: npy('<f4', [2], { version: 3 }), dataDescriptor: true }]))
-})
+import { validateFile } from '../../src/validate/index.js'
+async function measure(path: string) {
+  const start = process.memoryUsage.rss(); let peak = start
+  const t = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 2)
+  const t0 = performance.now()
+  const v = await validateFile(path, 'npz', { depth: 'deep' })
+  clearInterval(t)
+  return `${v.ok} ${((performance.now() - t0)/1000).toFixed(2)}s +${((peak - start) / 2 ** 20).toFixed(0)}`
+}
+it('bench', async () => {
+  const r = []
+  for (let i = 0; i < 8; i++) r.push(await measure('/tmp/bench_h_deflate.npz'))
+  console.log('BENCH', process.env.CHUNK, r.join(' | '))
+}, 300000)

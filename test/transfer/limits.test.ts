@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import { CircuitBreakers } from '../../src/transfer/circuit-breaker.js'
+import { RateLimiter } from '../../src/transfer/rate-limiter.js'
+import { ManualClock } from '../../src/util/clock.js'
+
+describe('circuit breakers', () => {
+  it('opens after N failures, half-opens after the timeout with one trial, closes on success', async () => {
+    const clock = new ManualClock()
+    const b = new CircuitBreakers({ failures: 3, openMs: 60_000 }, clock)
+    const changes: string[] = []
+    b.onChange = (_p, s) => changes.push(s)
+    for (let i = 0; i < 2; i++) b.failure('p')
+    expect(b.allow('p')).toBe(true)
+    b.failure('p')
+    expect(b.state('p')).toBe('open')
+    expect(b.allow('p')).toBe(false)
+    await clock.advance(59_999)
+    expect(b.allow('p')).toBe(false)
+    await clock.advance(1)
+    expect(b.state('p')).toBe('half-open')
+    expect(b.allow('p')).toBe(true)
+    expect(b.allow('p')).toBe(false) // one trial at a time
+    b.success('p')
+    expect(b.state('p')).toBe('closed')
+    expect(changes).toEqual(['open', 'half-open', 'closed'])
+  })
+
+  it('goes straight back to open when the trial fails', async () => {
+    const clock = new ManualClock()
+    const b = new CircuitBreakers({ failures: 2, openMs: 30_000 }, clock)
+    b.failure('p')
+    b.failure('p')
+    await clock.advance(30_000)
+    expect(b.allow('p')).toBe(true)
+    b.failure('p')
+    expect(b.state('p')).toBe('open')
+    expect(b.allow('p')).toBe(false)
+    // success elsewhere does not touch p
+    b.success('q')
+    expect(b.state('p')).toBe('open')
+  })
+})
+
+describe('weighted rate limiter', () => {
+  it('holds the rate and shares it by priority weight', async () => {
+    const clock = new ManualClock()
+    const rate = 10 * 1024 * 1024
+    const lim = new RateLimiter(rate, clock)
+    const got: Record<string, number> = { critical: 0, normal: 0, background: 0 }
+    const chunk = 64 * 1024
+    const flows: [string, number][] = [['critical', 2.0], ['normal', 1.0], ['background', 0.25]]
+    let stop = false
+    const pumps = flows.map(async ([name, w]) => {
+      while (!stop) {
+        await lim.take(chunk, name, w)
+        got[name] = (got[name] ?? 0) + chunk
+      }
+    })
+    for (let t = 0; t < 100; t++) await clock.advance(100) // 10 s
+    stop = true
+    await clock.advance(10_000)
+    await Promise.all(pumps)
+    const total = got.critical! + got.normal! + got.background!
+    // rate held within a few percent over 10 s (plus the drain after stop)
+    expect(total).toBeLessThan(rate * 11 * 1.05)
+    expect(total).toBeGreaterThan(rate * 10 * 0.95)
+    expect(got.critical! / got.normal!).toBeGreaterThan(1.8)
+    expect(got.critical! / got.normal!).toBeLessThan(2.2)
+    expect(got.normal! / got.background!).toBeGreaterThan(3.6)
+    expect(got.normal! / got.background!).toBeLessThan(4.4)
+  })
+
+  it('is a no-op at rate 0 and honours abort', async () => {
+    const clock = new ManualClock()
+    await new RateLimiter(0, clock).take(1e9, 'f', 1)
+    const lim = new RateLimiter(1000, clock)
+    await lim.take(100_000, 'f', 1) // into debt
+    const ac = new AbortController()
+    const p = lim.take(10, 'f', 1, ac.signal)
+    ac.abort(new Error('stop'))
+    await expect(p).rejects.toThrow('stop')
+  })
+})
