@@ -1,3 +1,4 @@
+import type { Dir, Stats } from 'node:fs'
 import { lstat, open, opendir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
@@ -114,7 +115,7 @@ export class Scanner {
 
   async *#walk(relDir: string, signal: AbortSignal): AsyncGenerator<string> {
     const absDir = relDir === '' ? this.#init.dataDir : join(this.#init.dataDir, relDir)
-    let dir
+    let dir: Dir
     try {
       dir = await opendir(absDir)
     } catch (err) {
@@ -140,7 +141,7 @@ export class Scanner {
 
   async #consider(rel: string, stats: ScanStats, signal: AbortSignal): Promise<void> {
     const abs = join(this.#init.dataDir, rel)
-    let st
+    let st: Stats
     try {
       st = await lstat(abs)
     } catch {

@@ -1,4 +1,4 @@
-import { open, rm } from 'node:fs/promises'
+import { open, rm, stat } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import type { Database as Db } from 'better-sqlite3'
 import { BusyError, InternalError, isAbort, ValidationError } from '../util/errors.js'
@@ -48,6 +48,7 @@ export function isWalMode(head: Uint8Array): boolean {
 export async function snapshotSqlite(src: string, dest: string, opts: { signal?: AbortSignal } = {}): Promise<{ pageCount: number }> {
   const { signal } = opts
   signal?.throwIfAborted()
+  await stat(src) // a missing source is an I/O error (ENOENT), reported before dest is created
   // Claim dest atomically: an existing file is never overwritten.
   try {
     await (await open(dest, 'wx')).close()

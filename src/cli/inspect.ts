@@ -26,6 +26,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
       .option('--json', 'print JSON for scripts')
 
   apiCmd('status', 'node and cluster status: peers, files, disk, replication health').action(async (o: Record<string, unknown>) => {
+    // biome-ignore lint/suspicious/noExplicitAny: the status JSON is printed field by field
     const s = await client(h, o).get<Record<string, any>>('/status')
     out(o, s, () => {
       const lines = [

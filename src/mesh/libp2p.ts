@@ -39,7 +39,8 @@ export const YAMUX_INIT = {
  * Kademlia DHT, bootstrap, gossipsub, optional pnet and the peer gater, plus
  * the caller's protocol services.
  */
-export async function createMesh<S extends ServiceMap>(init: MeshInit, services: { [K in keyof S]: (components: any) => S[K] }) {
+export async function createMesh<S extends ServiceMap>(init: MeshInit, // biome-ignore lint/suspicious/noExplicitAny: libp2p service factories take whichever components they declare
+  services: { [K in keyof S]: (components: any) => S[K] }) {
   const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen, announce: init.announce.length > 0 ? init.announce : undefined },

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import { relativePathProblem } from '../../protocols/common/path.js'
@@ -54,7 +54,7 @@ export async function prepareTarget(root: string, rel: string): Promise<string> 
   let dir = root
   for (const part of parts.slice(0, -1)) {
     dir = join(dir, part)
-    let st
+    let st: Stats
     try {
       st = await lstat(dir)
     } catch (err) {

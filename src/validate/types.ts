@@ -26,14 +26,3 @@ export interface ValidateOptions {
   depth?: Depth
   signal?: AbortSignal
 }
-
-/**
- * Thrown inside a validator when the file is bad; the entry point turns it
- * into `{ ok: false, reason }`. Never escapes `validateFile`.
- */
-export class InvalidFile extends Error {
-  constructor(readonly reason: string) {
-    super(reason)
-    this.name = 'InvalidFile'
-  }
-}

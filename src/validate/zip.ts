@@ -326,7 +326,7 @@ export async function* memberData(
     return
   }
   if (entry.method !== 8) throw new ZipFormatError(`member '${entry.name}': compression method ${entry.method} is not supported`)
-  const inflate = createInflateRaw({ chunkSize: 65536 })
+  const inflate = createInflateRaw({ chunkSize: 64 * 1024 })
   const source = Readable.from(readRange(fh, entry.dataOffset, entry.compressedSize, chunk, opts.signal, false), {
     objectMode: false,
   })

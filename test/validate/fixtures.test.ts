@@ -1,4 +1,4 @@
-import { copyFile, readdir, readFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Kind } from '../../src/config/schema.js'
@@ -53,7 +53,7 @@ let n = 0
 /** Copies a fixture (with its -wal when there is one) into a fresh folder: SQLite must never open the originals. */
 async function copyOf(rel: string): Promise<string> {
   const dir = join(tmp.dir, String(n++))
-  await import('node:fs/promises').then((fs) => fs.mkdir(dir))
+  await mkdir(dir)
   const src = join(FIXTURES, rel)
   const siblings = await readdir(dirname(src))
   for (const f of siblings) {

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -129,6 +130,12 @@ describe('snapshotSqlite', () => {
     expect(await readFile(dest, 'utf8')).toBe('keep me')
   })
 
+  it('a missing source is an I/O error (ENOENT) and creates nothing', async () => {
+    const stage = await freshDir()
+    await expect(snapshotSqlite(join(stage, 'absent.db'), join(stage, 'snap.db'))).rejects.toMatchObject({ code: 'ENOENT' })
+    expect(await readdir(stage)).toEqual([])
+  })
+
   it('a source that is not a database: ValidationError, nothing left at dest', async () => {
     const src = join(await freshDir(), 'x.db')
     await copyFile(join(FIXTURES, 'sqlite/not_sqlite.db'), src)
@@ -142,9 +149,19 @@ describe('snapshotSqlite', () => {
     makeWalDb(src, 20_000).close()
     const stage = await freshDir()
     const ac = new AbortController()
-    const p = snapshotSqlite(src, join(stage, 'snap.db'), { signal: ac.signal })
-    setImmediate(() => setImmediate(() => ac.abort()))
+    const dest = join(stage, 'snap.db')
+    const p = snapshotSqlite(src, dest, { signal: ac.signal })
+    // abort once the copy has visibly started writing the destination
+    let sawWrites = false
+    const poll = () => {
+      if (existsSync(`${dest}-journal`) || (existsSync(dest) && statSync(dest).size > 0)) {
+        sawWrites = true
+        ac.abort()
+      } else if (!ac.signal.aborted) setImmediate(poll)
+    }
+    setImmediate(poll)
     await expect(p).rejects.toMatchObject({ name: 'AbortError' })
+    expect(sawWrites).toBe(true)
     expect(await readdir(stage)).toEqual([])
     await expect(snapshotSqlite(src, join(stage, 'snap.db'), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
     expect(await readdir(stage)).toEqual([])
