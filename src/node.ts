@@ -30,6 +30,15 @@ import { validateFile } from './validate/index.js'
 import type { Verdict } from './validate/types.js'
 import type { Kind } from './config/schema.js'
 import { Quarantine } from './quarantine/quarantine.js'
+import { blobClient, blobServer, type BlobClient } from '../protocols/blob/index.js'
+import type { ManifestEntry } from '../protocols/manifest/index.js'
+import { CIRCUIT_PRESETS } from './config/schema.js'
+import { CircuitBreakers } from './transfer/circuit-breaker.js'
+import { Limits } from './transfer/limits.js'
+import { TransferManager } from './transfer/manager.js'
+import { Provider } from './transfer/provider.js'
+import { TransferStore } from './transfer/transfer-store.js'
+import { NotFoundError } from './util/errors.js'
 import type { DiskLevel } from '../protocols/health/index.js'
 
 export interface NodeOptions {
@@ -64,6 +73,10 @@ export class MeshsyncNode {
   disk!: DiskMeter
   readModels!: ReadModels
   quarantine!: Quarantine
+  transfers!: TransferManager
+  provider!: Provider
+  breakers!: CircuitBreakers
+  limits!: Limits
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
   #loops: Loop[] = []
@@ -131,8 +144,14 @@ export class MeshsyncNode {
           source: this.manifest,
           onInvalid: (peer, err) => this.events.emit('invalid_message', { peer: peer.toString(), topic: 'manifest-sync', reason: err.message }),
         }),
+        blobServer: blobServer({
+          provider: { open: (sha, ctx) => this.provider.open(sha, ctx) },
+          onInvalid: (peer, err) => this.events.emit('invalid_message', { peer, topic: 'blob', reason: err.message }),
+        }),
+        blobClient: blobClient(),
       },
     )
+    this.#wireTransfers()
 
     this.gossip = new Gossip({
       pubsub: this.mesh.services.pubsub as unknown as GossipSub,
@@ -167,6 +186,7 @@ export class MeshsyncNode {
 
     await this.mesh.start()
     this.gossip.start()
+    await this.transfers.start()
 
     const ephemeral = cfg.node.ephemeral || cfg.replication.strategy === 'ephemeral'
     const scanMs = (ephemeral ? cfg.catalog.ephemeralScanIntervalSeconds : cfg.catalog.scanIntervalSeconds) * 1000
@@ -198,6 +218,7 @@ export class MeshsyncNode {
     this.#watcher?.close()
     await this.#api?.close()
     await Promise.all(this.#loops.map((l) => l.stop()))
+    await this.transfers.stop()
     await this.gossip.stop()
     await this.mesh.stop()
     this.db.close()
@@ -225,6 +246,74 @@ export class MeshsyncNode {
   async #validateLocal(path: string, kind: Kind, sha256: string, signal: AbortSignal): Promise<Verdict> {
     if (this.quarantine.isReleased(sha256)) return { ok: true, kind, facts: { kind: 'other' } }
     return validateFile(path, kind, { depth: 'deep', signal })
+  }
+
+  /** Transfers: limits, breakers, the serving side and the download manager. */
+  #wireTransfers(): void {
+    const cfg = this.config
+    const t = cfg.transfer
+    const preset = CIRCUIT_PRESETS[t.circuitBreaker.preset]
+    this.breakers = new CircuitBreakers(
+      { failures: t.circuitBreaker.failures ?? preset.failures, openMs: (t.circuitBreaker.openSeconds ?? preset.openSeconds) * 1000 },
+      this.clock,
+    )
+    this.limits = new Limits(cfg, this.clock, (peer) => this.view.get(peer)?.health?.provider)
+    this.provider = new Provider({
+      dataDir: this.layout.dataDir,
+      snapshotDir: this.layout.snapshots,
+      manifest: this.manifest,
+      download: (sha) => this.transfers.download(sha),
+      upload: this.limits.upload,
+      perPeer: (peer) => this.limits.peer(peer),
+      maxServing: t.maxServing,
+      verifyOnSend: t.verifyOnSend,
+      corruptRate: cfg.debug.corruptServeRate,
+      metrics: this.metrics,
+      log: this.log,
+      onMismatch: (file, reason) => {
+        this.log.warn({ path: file.path, reason }, 'a served file no longer matches its catalog entry; rescanning')
+        this.#scanLoop?.poke()
+      },
+    })
+    this.transfers = new TransferManager({
+      self: this.peerId,
+      stagingDir: this.layout.staging,
+      store: new TransferStore(this.db),
+      manifest: this.manifest,
+      view: this.view,
+      client: () => this.mesh.services.blobClient as BlobClient,
+      breakers: this.breakers,
+      download: this.limits.download,
+      perPeer: (peer) => this.limits.peer(peer),
+      landing: {
+        dataDir: this.layout.dataDir,
+        manifest: this.manifest,
+        quarantine: this.quarantine,
+        clock: this.clock,
+        validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
+      },
+      events: this.events,
+      metrics: this.metrics,
+      clock: this.clock,
+      log: this.log,
+      config: t,
+      mayReceive: (priority) => priority === 'critical' || this.#diskLevel !== 'full',
+    })
+  }
+
+  /**
+   * Fetches a file by hash from whoever holds it (or only from `from`).
+   * Resolves when it has landed here.
+   */
+  async fetch(sha256: string, opts: { from?: string; signal?: AbortSignal } = {}): Promise<ManifestEntry> {
+    const held = this.manifest.bySha(sha256)[0]
+    if (held != null) return held
+    const entry = opts.from != null ? [...(this.view.get(opts.from)?.entries.values() ?? [])].find((e) => e.sha256 === sha256) : this.view.entryFor(sha256)
+    if (entry == null) {
+      throw new NotFoundError(opts.from != null ? `peer ${opts.from} does not announce ${sha256}` : `no node announces a file with sha256 ${sha256}`)
+    }
+    this.transfers.want(entry, { priority: 'high', reason: 'manual', from: opts.from })
+    return this.transfers.wait(sha256, opts.signal)
   }
 
   #nextBootEpoch(): number {
@@ -271,8 +360,8 @@ export class MeshsyncNode {
       manifest: { seq: this.manifest.seq, digest: this.manifest.digest, count: this.manifest.count },
       evacuating: false,
       evacuateDeadlineMs: 0,
-      downloading: [],
-      transfersActive: 0,
+      downloading: this.transfers.downloading().slice(0, 64),
+      transfersActive: this.transfers.activeCount + this.provider.serving,
     }
   }
 }

@@ -1,5 +1,18 @@
 import type { MeshsyncNode } from '../node.js'
-import { RawResponse, STREAMING, type ApiServer } from './server.js'
+import { NotFoundError } from '../util/errors.js'
+import { BadRequestError, RawResponse, STREAMING, type ApiServer } from './server.js'
+
+const SHA256 = /^[0-9a-f]{64}$/
+
+function sha256Of(v: unknown): string {
+  if (typeof v !== 'string' || !SHA256.test(v)) throw new BadRequestError('sha256 must be 64 lower-case hex digits')
+  return v
+}
+
+function body(req: { body: unknown }): Record<string, unknown> {
+  if (req.body == null || typeof req.body !== 'object' || Array.isArray(req.body)) throw new BadRequestError('expected a JSON object')
+  return req.body as Record<string, unknown>
+}
 
 /** The HTTP API's routes. Handlers call the node's read models and commands only. */
 export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
@@ -33,6 +46,31 @@ export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
         clearInterval(ping)
       })
       return STREAMING
+    })
+    .route('POST', '/fetch', (req) => {
+      const b = body(req)
+      const sha256 = sha256Of(b.sha256)
+      const from = b.from == null ? undefined : String(b.from)
+      // starts the transfer; progress and the outcome are at GET /transfer?sha256=
+      const done = node.fetch(sha256, { from })
+      done.catch(() => {})
+      return Promise.race([done.then(() => ({ sha256, state: 'landed' })), new Promise((r) => setTimeout(() => r({ sha256, state: 'started' }), 50))])
+    })
+    .route('GET', '/transfer', (req) => {
+      const sha256 = sha256Of(req.query.get('sha256'))
+      const held = node.manifest.bySha(sha256)[0]
+      if (held != null) return { sha256, state: 'landed', path: held.path, size: held.size }
+      const t = node.transfers.list().find((x) => x.sha256 === sha256)
+      if (t == null) throw new NotFoundError(`no transfer of ${sha256} here`)
+      return t
+    })
+    .route('GET', '/transfers', () => node.transfers.list())
+    .route('GET', '/quarantine', (req) => node.quarantine.list(req.query.get('all') === 'true'))
+    .route('POST', '/quarantine/release', async (req) => node.quarantine.release(String(body(req).id ?? '')))
+    .route('POST', '/quarantine/purge', async (req) => {
+      const b = body(req)
+      if (b.id == null && b.all !== true && b.olderThanSeconds == null) throw new BadRequestError('give id, all: true, or olderThanSeconds')
+      return node.quarantine.purge({ id: b.id != null ? String(b.id) : undefined, olderThanMs: b.olderThanSeconds != null ? Number(b.olderThanSeconds) * 1000 : 0 })
     })
     .route('GET', '/metrics', async () => new RawResponse(200, 'text/plain; version=0.0.4; charset=utf-8', await node.metrics.text()))
 }

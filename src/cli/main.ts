@@ -5,6 +5,7 @@ import { ConfigError, MeshsyncError } from '../util/errors.js'
 import { VERSION } from '../node/version.js'
 import { registerInspectCommands } from './inspect.js'
 import { registerLocalCommands } from './local.js'
+import { registerTransferCommands } from './transfer-commands.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -88,6 +89,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
   registerInspectCommands(program, { apiAddressFrom })
+  registerTransferCommands(program, { apiAddressFrom })
   return program
 }
 

@@ -29,9 +29,12 @@ export interface MeshInit {
 
 /** The yamux settings bulk transfers need (see docs/research/libp2p-throughput.md). */
 export const YAMUX_INIT = {
-  maxMessageSize: 256 * 1024,
-  initialStreamWindowSize: 256 * 1024,
-  maxStreamWindowSize: 16 * 1024 * 1024,
+  streamOptions: {
+    // the window grows to this; initialStreamWindowSize stays at the spec's 256 KiB (both ends must agree)
+    maxStreamWindowSize: 16 * 1024 * 1024,
+    // a paused stream still receives what is in flight (up to a window): must exceed 2 x window + a frame
+    maxReadBufferLength: 40 * 1024 * 1024,
+  },
 }
 
 /**

@@ -151,15 +151,3 @@ export function place(f: FileFacts, nodes: Map<string, NodeFacts>, policy: Resol
   if (broadcast) for (const n of byRole) add(n.peerId)
   return { desired, copies, stableCopies, priority, repair }
 }
-
-/**
- * The deletion rule: a node may delete its copy of a file only when at least
- * `required` other nodes, live now, have each just attested (re-hashed their
- * fsynced copy and signed) that they hold it. A timeout is not a copy, and
- * the absence of a file never means anything may be deleted anywhere.
- */
-export function mayDelete(self: string, attestedBy: Iterable<string>, liveNodes: Set<string>, required: number): boolean {
-  const distinct = new Set<string>()
-  for (const p of attestedBy) if (p !== self && liveNodes.has(p)) distinct.add(p)
-  return distinct.size >= required
-}

@@ -1,0 +1,128 @@
+import { lstat, rename, rm, stat, utimes } from 'node:fs/promises'
+import { dirname, join, posix } from 'node:path'
+import type { ManifestEntry } from '../../protocols/manifest/index.js'
+import type { LocalFile, LocalManifest } from '../catalog/local-manifest.js'
+import type { Kind } from '../config/schema.js'
+import type { Quarantine } from '../quarantine/quarantine.js'
+import type { Clock } from '../util/clock.js'
+import { MeshsyncError, ValidationError } from '../util/errors.js'
+import { fsyncDir, prepareTarget } from '../util/fs.js'
+import type { Verdict } from '../validate/types.js'
+
+/** The staged file's bytes do not hash to what the manifest says (a retry from other holders may help). */
+export class ChecksumError extends MeshsyncError {
+  constructor(message: string) {
+    super('ERR_CHECKSUM', message)
+  }
+}
+
+/** The bytes are the right ones but not a valid file of their kind (no holder can do better). */
+export class KindInvalidError extends ValidationError {}
+
+export interface LandingInit {
+  dataDir: string
+  manifest: LocalManifest
+  quarantine: Quarantine
+  clock: Clock
+  validate: (path: string, kind: Kind, sha256: string, signal: AbortSignal) => Promise<Verdict>
+}
+
+export interface Staged {
+  entry: ManifestEntry
+  stagingPath: string
+  /** SHA-256 of the staged bytes as they were written. */
+  digest: string
+  chunkSize: number
+  chunkHashes: Uint8Array
+  /** Holders the bytes came from (for the quarantine record). */
+  sources: string[]
+}
+
+/**
+ * Puts a fully staged file under its final name, or into quarantine. In
+ * order: size and SHA-256 against the manifest, kind validation, a target
+ * path with no symlink in it, atomic rename, fsync of the folder, durable
+ * catalog commit. Nothing unverified is ever visible under a final name.
+ */
+export async function land(init: LandingInit, s: Staged, signal: AbortSignal): Promise<LocalFile> {
+  const e = s.entry
+  const st = await stat(s.stagingPath)
+  const quarantine = async (reason: string, sha256: string): Promise<void> => {
+    await init.quarantine.add(s.stagingPath, {
+      path: e.path,
+      sha256,
+      expectedSha256: e.sha256,
+      kind: e.kind,
+      reason,
+      sourcePeer: s.sources.join(',') || undefined,
+      foundAt: 'receiver',
+    })
+  }
+  if (st.size !== e.size) {
+    await quarantine(`size ${st.size}, manifest says ${e.size}`, s.digest)
+    throw new ChecksumError(`${e.path}: staged ${st.size} bytes, expected ${e.size}`)
+  }
+  if (s.digest !== e.sha256) {
+    await quarantine(`sha256 mismatch: got ${s.digest}, manifest says ${e.sha256}`, s.digest)
+    throw new ChecksumError(`${e.path}: staged bytes hash to ${s.digest.slice(0, 12)}, expected ${e.sha256.slice(0, 12)}`)
+  }
+  const verdict = await init.validate(s.stagingPath, e.kind, e.sha256, signal)
+  if (!verdict.ok) {
+    await quarantine(verdict.reason, s.digest)
+    throw new KindInvalidError(`${e.path}: ${verdict.reason}`)
+  }
+
+  const rel = await chooseTarget(init, e)
+  if (rel == null) {
+    // we already hold these bytes at this path
+    await rm(s.stagingPath, { force: true })
+    return init.manifest.get(e.path)!
+  }
+  const target = await prepareTarget(init.dataDir, rel)
+  const mtime = new Date(e.mtimeMs > 0 ? e.mtimeMs : init.clock.now())
+  await utimes(s.stagingPath, mtime, mtime)
+  await rename(s.stagingPath, target)
+  await fsyncDir(dirname(target))
+  const landed = await lstat(target)
+  return init.manifest.put(
+    {
+      ...e,
+      path: rel,
+      ino: landed.ino,
+      localMtimeMs: landed.mtimeMs,
+      chunkSize: s.chunkSize,
+      chunkHashes: Buffer.from(s.chunkHashes),
+      facts: verdict.facts,
+    },
+    init.clock.now(),
+  )
+}
+
+/**
+ * Where a replica lands: the manifest path, unless something else is there.
+ * An older version of the same file (same origin) is replaced; anything else
+ * (a local file, another origin's file) is left alone and the replica gets a
+ * name with its hash in it. Returns undefined when these bytes are already there.
+ */
+async function chooseTarget(init: LandingInit, e: ManifestEntry): Promise<string | undefined> {
+  const here = init.manifest.get(e.path)
+  if (here?.sha256 === e.sha256) return undefined
+  if (here != null && here.origin === e.origin && here.version < e.version) return e.path
+  let occupied = here != null
+  if (!occupied) {
+    try {
+      await lstat(join(init.dataDir, e.path))
+      occupied = true
+    } catch {
+      occupied = false
+    }
+  }
+  if (!occupied) return e.path
+  const dir = posix.dirname(e.path)
+  const base = posix.basename(e.path)
+  const dot = base.lastIndexOf('.')
+  const alt = dot > 0 ? `${base.slice(0, dot)}.${e.sha256.slice(0, 12)}${base.slice(dot)}` : `${base}.${e.sha256.slice(0, 12)}`
+  const rel = dir === '.' ? alt : `${dir}/${alt}`
+  if (init.manifest.get(rel)?.sha256 === e.sha256) return undefined
+  return rel
+}

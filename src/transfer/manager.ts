@@ -1,0 +1,439 @@
+import { readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { BlobClient } from '../../protocols/blob/index.js'
+import { chunkSizeFor } from '../../protocols/blob/index.js'
+import { PRIORITY_CODES } from '../../protocols/blob/constants.js'
+import type { ManifestEntry } from '../../protocols/manifest/index.js'
+import type { Metrics } from '../api/metrics.js'
+import type { LocalManifest } from '../catalog/local-manifest.js'
+import type { ClusterView } from '../cluster/view.js'
+import { PRIORITIES, type Priority } from '../config/schema.js'
+import type { EventLog } from '../state/event-log.js'
+import type { Clock } from '../util/clock.js'
+import { errorMessage, isAbort, MeshsyncError, NotFoundError } from '../util/errors.js'
+import type { Logger } from '../util/log.js'
+import { Loop } from '../util/loop.js'
+import type { CircuitBreakers } from './circuit-breaker.js'
+import { Download, type Progress, type Source } from './download.js'
+import { KindInvalidError, land, type LandingInit } from './landing.js'
+import type { RateLimiter } from './rate-limiter.js'
+import type { TransferReason, TransferRow, TransferStore } from './transfer-store.js'
+
+export interface TransferConfig {
+  maxConcurrent: number
+  pipelinePerSource: number
+  maxSources: number
+  stallSeconds: number
+  timeoutSeconds: number
+  retries: number
+  backoffBaseSeconds: number
+  backoffMaxSeconds: number
+  stagingMaxAgeSeconds: number
+}
+
+export interface TransferManagerInit {
+  self: string
+  stagingDir: string
+  store: TransferStore
+  manifest: LocalManifest
+  view: ClusterView
+  client: () => BlobClient
+  breakers: CircuitBreakers
+  download: RateLimiter
+  perPeer: (peer: string) => RateLimiter
+  landing: LandingInit
+  events: EventLog
+  metrics: Metrics
+  clock: Clock
+  log: Logger
+  config: TransferConfig
+  /** May a non-critical transfer start now (false while this node's disk is full)? */
+  mayReceive: (priority: Priority) => boolean
+  /** Told when a file landed (replication, observers). */
+  onLanded?: (entry: ManifestEntry) => void
+}
+
+export interface WantOptions {
+  priority: Priority
+  reason: TransferReason
+  /** Fetch only from this peer (meshsync fetch --from). */
+  from?: string
+  /** Verified copies known (lower = more urgent among equal priorities). */
+  copies?: number
+}
+
+export interface TransferJson {
+  sha256: string
+  path: string
+  size: number
+  state: string
+  priority: Priority
+  reason: TransferReason
+  attempts: number
+  lastError?: string
+  nextAttemptMs?: number
+  progress?: Progress
+}
+
+interface Active {
+  row: TransferRow
+  download: Download
+  controller: AbortController
+  startedMs: number
+}
+
+/** A file that failed for a reason no retry can fix waits this long before it may be asked for again. */
+const PERMANENT_FAILURE_MS = 365 * 24 * 3600 * 1000
+
+/**
+ * Owns every download: a durable queue (the transfers table), started by
+ * priority up to `maxConcurrent`, each retried with exponential backoff
+ * (jittered) and abandoned after `retries` attempts. One loop.
+ */
+export class TransferManager {
+  readonly #init: TransferManagerInit
+  readonly #active = new Map<string, Active>()
+  readonly #waiters = new Map<string, { resolve: (f: ManifestEntry) => void; reject: (e: unknown) => void }[]>()
+  readonly #copies = new Map<string, number>()
+  readonly #loop: Loop
+
+  constructor(init: TransferManagerInit) {
+    this.#init = init
+    this.#loop = new Loop({ name: 'transfers', intervalMs: 500, clock: init.clock, log: init.log, jitter: 0 }, () => this.#tick())
+  }
+
+  async start(): Promise<void> {
+    await this.#cleanStaging()
+    // after a crash, what was active is queued again (it resumes from its chunk map)
+    for (const row of this.#init.store.all()) {
+      if (row.state === 'active') this.#init.store.setState(row.entry.sha256, { state: 'queued', attempts: row.attempts, nextAttemptMs: 0 }, this.#init.clock.now())
+    }
+    this.#loop.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.#loop.stop()
+    for (const a of this.#active.values()) a.controller.abort(new Error('node stopping'))
+    const deadline = this.#init.clock.now() + 5000
+    while (this.#active.size > 0 && this.#init.clock.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  get activeCount(): number {
+    return this.#active.size
+  }
+
+  /** Downloads in progress (their verified chunks are served to others). */
+  download(sha256: string): Download | undefined {
+    return this.#active.get(sha256)?.download
+  }
+
+  /** SHA-256 of files being fetched now, for health gossip. */
+  downloading(): string[] {
+    return [...this.#active.keys()]
+  }
+
+  isWanted(sha256: string): boolean {
+    return this.#init.store.get(sha256) != null
+  }
+
+  /**
+   * Asks for a file. Idempotent: a file already held, queued or active is not
+   * queued twice (a higher priority or a manual request updates the entry).
+   * Returns what happened.
+   */
+  want(entry: ManifestEntry, opts: WantOptions): 'held' | 'queued' | 'already' {
+    if (this.#init.manifest.has(entry.sha256)) return 'held'
+    const now = this.#init.clock.now()
+    const existing = this.#init.store.get(entry.sha256)
+    if (opts.copies != null) this.#copies.set(entry.sha256, opts.copies)
+    if (existing != null) {
+      const manual = opts.reason === 'manual'
+      const higher = PRIORITIES[opts.priority] > PRIORITIES[existing.priority]
+      const retryFailed = existing.state === 'failed' && (manual || now >= existing.nextAttemptMs)
+      if (!manual && !higher && !retryFailed) return 'already'
+      this.#init.store.put({
+        ...existing,
+        priority: higher ? opts.priority : existing.priority,
+        reason: manual ? 'manual' : existing.reason,
+        preferredPeer: opts.from ?? existing.preferredPeer,
+        state: existing.state === 'active' ? 'active' : 'queued',
+        attempts: retryFailed || manual ? 0 : existing.attempts,
+        nextAttemptMs: existing.state === 'active' ? existing.nextAttemptMs : 0,
+        updatedMs: now,
+      })
+      this.#loop.poke()
+      return 'already'
+    }
+    this.#init.store.put({
+      entry,
+      chunkSize: chunkSizeFor(entry.size),
+      staging: `${entry.sha256}.part`,
+      priority: opts.priority,
+      reason: opts.reason,
+      state: 'queued',
+      attempts: 0,
+      nextAttemptMs: 0,
+      preferredPeer: opts.from,
+      createdMs: now,
+      updatedMs: now,
+    })
+    this.#loop.poke()
+    return 'queued'
+  }
+
+  /** Drops a queued (not active) transfer that is no longer wanted. */
+  cancel(sha256: string): boolean {
+    if (this.#active.has(sha256)) return false
+    const row = this.#init.store.get(sha256)
+    if (row == null) return false
+    this.#init.store.delete(sha256)
+    void rm(join(this.#init.stagingDir, row.staging), { force: true })
+    return true
+  }
+
+  /** Resolves when the file has landed; rejects when its transfer fails for good or the signal aborts. */
+  wait(sha256: string, signal?: AbortSignal): Promise<ManifestEntry> {
+    const held = this.#init.manifest.bySha(sha256)[0]
+    if (held != null) return Promise.resolve(held)
+    return new Promise((resolve, reject) => {
+      const list = this.#waiters.get(sha256) ?? []
+      const w = { resolve, reject }
+      list.push(w)
+      this.#waiters.set(sha256, list)
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const l = this.#waiters.get(sha256)
+          if (l != null) this.#waiters.set(sha256, l.filter((x) => x !== w))
+          reject(signal.reason)
+        },
+        { once: true },
+      )
+    })
+  }
+
+  list(): TransferJson[] {
+    return this.#init.store.all().map((r) => ({
+      sha256: r.entry.sha256,
+      path: r.entry.path,
+      size: r.entry.size,
+      state: r.state,
+      priority: r.priority,
+      reason: r.reason,
+      attempts: r.attempts,
+      lastError: r.lastError,
+      nextAttemptMs: r.state === 'waiting' || r.state === 'failed' ? r.nextAttemptMs : undefined,
+      progress: this.#active.get(r.entry.sha256)?.download.progress(),
+    }))
+  }
+
+  progress(sha256: string): Progress | undefined {
+    return this.#active.get(sha256)?.download.progress()
+  }
+
+  #tick(): void {
+    const now = this.#init.clock.now()
+    const cfg = this.#init.config
+    const ready = this.#init.store
+      .all()
+      .filter((r) => (r.state === 'queued' || r.state === 'waiting') && r.nextAttemptMs <= now && !this.#active.has(r.entry.sha256))
+      .sort(
+        (a, b) =>
+          PRIORITIES[b.priority] - PRIORITIES[a.priority] ||
+          (this.#copies.get(a.entry.sha256) ?? 99) - (this.#copies.get(b.entry.sha256) ?? 99) ||
+          a.createdMs - b.createdMs,
+      )
+    for (const row of ready) {
+      if (this.#active.size >= cfg.maxConcurrent) break
+      if (this.#init.manifest.has(row.entry.sha256)) {
+        this.#init.store.delete(row.entry.sha256)
+        this.#settle(row.entry.sha256, row.entry)
+        continue
+      }
+      if (!this.#init.mayReceive(row.priority)) continue
+      this.#start(row)
+    }
+  }
+
+  /** Holders of the file that are up, plus nodes downloading it (they serve their verified chunks). */
+  #sources(row: TransferRow): Source[] {
+    const { view, self } = this.#init
+    const sha = row.entry.sha256
+    const up = (p: string) => view.get(p)?.state === 'up'
+    if (row.preferredPeer != null) return up(row.preferredPeer) || view.get(row.preferredPeer) == null ? [{ peer: row.preferredPeer, complete: true }] : []
+    const complete = view.holders(sha).filter((p) => p !== self && up(p))
+    const partial = view
+      .peers()
+      .filter((p) => p.peerId !== self && p.state === 'up' && !complete.includes(p.peerId) && p.health?.downloading.includes(sha) === true)
+      .map((p) => p.peerId)
+    // busy holders last: a loaded node says so in its health
+    const accepting = (p: string) => (view.get(p)?.health?.accepting === false ? 1 : 0)
+    return [
+      ...shuffle(complete).sort((a, b) => accepting(a) - accepting(b)).map((peer) => ({ peer, complete: true })),
+      ...shuffle(partial).map((peer) => ({ peer, complete: false })),
+    ]
+  }
+
+  #start(row: TransferRow): void {
+    const init = this.#init
+    const sha = row.entry.sha256
+    const now = init.clock.now()
+    const controller = new AbortController()
+    const stagingPath = join(init.stagingDir, row.staging)
+    const attempt = row.attempts + 1
+    init.store.setState(sha, { state: 'active', attempts: row.attempts, nextAttemptMs: 0 }, now)
+    const download = new Download({
+      entry: row.entry,
+      stagingPath,
+      have: row.have,
+      chunkHashes: row.chunkHashes,
+      priority: PRIORITY_CODES.includes(row.priority) ? row.priority : 'normal',
+      weight: PRIORITIES[row.priority],
+      copies: this.#copies.get(sha) ?? 0,
+      client: init.client(),
+      clock: init.clock,
+      log: init.log,
+      breakers: init.breakers,
+      limiter: init.download,
+      peerLimiter: init.perPeer,
+      sources: () => this.#sources(row),
+      pipeline: init.config.pipelinePerSource,
+      maxSources: init.config.maxSources,
+      stallMs: init.config.stallSeconds * 1000,
+      timeoutMs: Math.max(init.config.timeoutSeconds * 1000, 1000),
+      persist: (have, hashes) => init.store.saveHave(sha, have, hashes, init.clock.now()),
+      onBadChunk: (peer, index) => {
+        init.metrics.chunksRejected.inc({ peer })
+        init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, chunk: index })
+      },
+      onBadMeta: (peer, reason) => init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, reason: `metadata: ${reason}` }),
+      onStalled: (idleMs, sources) => init.events.emit('sync_stalled', { sha256: sha, path: row.entry.path, idleMs, sources }),
+    })
+    const active: Active = { row, download, controller, startedMs: now }
+    this.#active.set(sha, active)
+    init.events.emit('sync_started', { sha256: sha, path: row.entry.path, size: row.entry.size, priority: row.priority, reason: row.reason, attempt })
+    void this.#run(active, attempt)
+  }
+
+  async #run(a: Active, attempt: number): Promise<void> {
+    const init = this.#init
+    const { row, download, controller } = a
+    const sha = row.entry.sha256
+    try {
+      const result = await download.run(controller.signal)
+      const landed = await land(
+        init.landing,
+        {
+          entry: row.entry,
+          stagingPath: download.stagingPath,
+          digest: result.digest,
+          chunkSize: download.meta!.chunkSize,
+          chunkHashes: download.chunkHashes!,
+          sources: result.sourcesUsed,
+        },
+        controller.signal,
+      )
+      init.store.delete(sha)
+      const ms = init.clock.now() - a.startedMs
+      init.metrics.transfers.inc({ result: 'completed' })
+      init.metrics.transferSeconds.observe(ms / 1000)
+      init.metrics.transferBytes.inc({ direction: 'in', transport: 'libp2p' }, result.bytesReceived)
+      init.events.emit('sync_completed', {
+        sha256: sha,
+        path: landed.path,
+        size: row.entry.size,
+        checksumVerified: true,
+        via: 'libp2p',
+        sources: result.sourcesUsed,
+        bytesReceived: result.bytesReceived,
+        resumedChunks: result.resumedChunks,
+        badChunks: result.badChunks,
+        durationMs: ms,
+        mbps: ms > 0 ? Math.round((row.entry.size / 1e6 / (ms / 1000)) * 10) / 10 : null,
+        reason: row.reason,
+      })
+      this.#active.delete(sha)
+      this.#settle(sha, landed)
+      init.onLanded?.(landed)
+    } catch (err) {
+      this.#active.delete(sha)
+      if (isAbort(err) || controller.signal.aborted) {
+        // stopping: the row stays and resumes next start
+        init.store.setState(sha, { state: 'queued', attempts: row.attempts, nextAttemptMs: 0 }, init.clock.now())
+        return
+      }
+      const permanent = err instanceof KindInvalidError
+      const giveUp = permanent || attempt > init.config.retries
+      const backoff = this.#backoff(attempt)
+      const nextAttemptMs = init.clock.now() + (permanent ? PERMANENT_FAILURE_MS : giveUp ? init.config.backoffMaxSeconds * 1000 * 2 : backoff)
+      const reason = errorMessage(err)
+      init.store.setState(sha, { state: giveUp ? 'failed' : 'waiting', attempts: attempt, nextAttemptMs, lastError: reason }, init.clock.now())
+      init.metrics.transfers.inc({ result: permanent ? 'quarantined' : 'failed' })
+      init.events.emit('sync_failed', {
+        sha256: sha,
+        path: row.entry.path,
+        reason,
+        code: (err as MeshsyncError).code,
+        attempt,
+        retryInMs: giveUp ? null : backoff,
+        final: giveUp,
+      })
+      init.log.warn({ path: row.entry.path, sha256: sha, attempt, err: reason, final: giveUp }, 'transfer failed')
+      if (giveUp) this.#settle(sha, undefined, err instanceof MeshsyncError ? err : new NotFoundError(reason))
+      this.#loop.pokeIn(giveUp ? 0 : backoff)
+    } finally {
+      this.#loop.poke()
+    }
+  }
+
+  #backoff(attempt: number): number {
+    const cfg = this.#init.config
+    const base = Math.min(cfg.backoffMaxSeconds, cfg.backoffBaseSeconds * 2 ** (attempt - 1)) * 1000
+    return Math.round(base * (0.5 + Math.random()))
+  }
+
+  #settle(sha256: string, landed: ManifestEntry | undefined, err?: unknown): void {
+    const list = this.#waiters.get(sha256)
+    if (list == null) return
+    this.#waiters.delete(sha256)
+    for (const w of list) {
+      if (landed != null) w.resolve(landed)
+      else w.reject(err)
+    }
+  }
+
+  /** Removes staging files no transfer owns, and transfers abandoned for too long. */
+  async #cleanStaging(): Promise<void> {
+    const init = this.#init
+    const now = init.clock.now()
+    const maxAge = init.config.stagingMaxAgeSeconds * 1000
+    const rows = new Map(init.store.all().map((r) => [r.staging, r]))
+    for (const r of rows.values()) {
+      if (r.state === 'failed' && now - r.updatedMs > maxAge) {
+        init.store.delete(r.entry.sha256)
+        rows.delete(r.staging)
+      }
+    }
+    let names: string[] = []
+    try {
+      names = await readdir(init.stagingDir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (rows.has(name)) continue
+      const p = join(init.stagingDir, name)
+      const st = await stat(p).catch(() => undefined)
+      await rm(p, { force: true, recursive: st?.isDirectory() === true })
+      init.log.info({ file: name }, 'removed a staging file no transfer owns')
+    }
+  }
+}
+
+function shuffle<T>(a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[a[i], a[j]] = [a[j]!, a[i]!]
+  }
+  return a
+}
