@@ -47,7 +47,7 @@ export class BlobSession {
   readonly #stream: Stream
   readonly #reader: StreamReader
   readonly #writer: StreamWriter
-  readonly #sha256: string
+  readonly sha256: string
   #meta: BlobMeta | undefined
   /** Chunk indices asked for and not yet answered, in order. */
   readonly outstanding: number[] = []
@@ -56,7 +56,7 @@ export class BlobSession {
   private constructor(peer: string, stream: Stream, sha256: string) {
     this.peer = peer
     this.#stream = stream
-    this.#sha256 = sha256
+    this.sha256 = sha256
     this.#reader = new StreamReader(stream, { highWater: 2 * 1024 * 1024 })
     this.#writer = new StreamWriter(stream)
   }

@@ -1,7 +1,7 @@
 import { InvalidMessageError } from '../../src/util/errors.js'
 import { chunkCount, chunkRoot, chunkSizeFor } from './chunks.js'
 import { MAX_CHUNKS_PER_REQUEST, MAX_FACTS_BYTES, PRIORITY_CODES, type WirePriority } from './constants.js'
-import { Meta as PbMeta, Request as PbRequest, Response as PbResponse, Status } from './blob.pb.js'
+import { type Meta as PbMeta, Request as PbRequest, Response as PbResponse, Status } from './blob.pb.js'
 
 export { Status }
 
