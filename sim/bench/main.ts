@@ -4,6 +4,7 @@
  */
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   gossip: () => import('./gossip.js'),
+  transfer: () => import('./transfer.js'),
 }
 
 const [name, ...rest] = process.argv.slice(2)

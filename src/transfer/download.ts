@@ -118,6 +118,8 @@ export class Download {
   #pool: Uint8Array[] = []
   #poolWaiters: (() => void)[] = []
   #writes = new Set<Promise<void>>()
+  /** Chunks verified and being written (not to be asked for again). */
+  readonly #landing = new Set<number>()
   #bytesReceived = 0
   #badChunks = 0
   #resumedChunks = 0
@@ -387,7 +389,7 @@ export class Download {
     const out: number[] = []
     const inflightAnywhere = new Set<number>()
     for (const x of this.#sessions.values()) for (const i of x.inflight) inflightAnywhere.add(i)
-    const remaining = have.length - have.count()
+    const remaining = have.length - have.count() - this.#landing.size
     const endgame = remaining <= this.#init.pipeline * Math.max(1, this.#sessions.size)
     const partials = [...this.#sessions.values()].filter((x) => !x.complete)
     const rarity = (i: number): number => {
@@ -400,7 +402,7 @@ export class Download {
     const candidates: number[] = []
     for (let k = 0, seen = 0; k < n && seen < scanLimit; k++) {
       const i = this.#order[(this.#pickCursor + k) % n]!
-      if (have.get(i) || s.inflight.has(i) || !s.avail.get(i)) continue
+      if (have.get(i) || this.#landing.has(i) || s.inflight.has(i) || !s.avail.get(i)) continue
       if (inflightAnywhere.has(i) && !endgame) continue
       seen++
       candidates.push(i)
@@ -503,12 +505,13 @@ export class Download {
     s.lastChunkMs = now
     this.#lastProgressMs = now
     init.breakers.success(s.peer)
-    if (this.have!.get(index)) {
+    if (this.have!.get(index) || this.#landing.has(index)) {
       // a duplicate from the endgame
       this.#release(full)
       return
     }
-    // claim it now so no other session's copy is written too
+    // claim it now so it is neither asked for again nor written twice
+    this.#landing.add(index)
     const write = this.#write(index, data, full)
     this.#writes.add(write)
     void write.finally(() => this.#writes.delete(write))
@@ -538,6 +541,7 @@ export class Download {
     } catch (err) {
       this.#fail(err)
     } finally {
+      this.#landing.delete(index)
       this.#release(full)
     }
   }

@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { link, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { ProcessNode } from '../harness/process-node.js'
+import { round } from './stats.js'
+
+/**
+ * Transfer throughput: one file (default 1 GiB) between node processes on
+ * loopback, next to a plain node:net TCP transfer doing the same SHA-256,
+ * write and fsync (the unencrypted ceiling), measured in the same run. Then
+ * the same file from 3 sources to 1 receiver.
+ *
+ *   npm run bench -- transfer [--size-mib 1024] [--runs 1]
+ */
+export async function run(argv: string[]): Promise<void> {
+  const arg = (n: string, d: string) => {
+    const i = argv.indexOf(`--${n}`)
+    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : d
+  }
+  const sizeMiB = Number(arg('size-mib', '1024'))
+  const work = await mkdtemp(join(tmpdir(), 'bench-transfer-'))
+  try {
+    const file = await testFile(sizeMiB)
+    const sha = (await readFile(`${file}.sha256`, 'utf8')).trim()
+    const size = (await stat(file)).size
+    process.stderr.write(`transfer bench: ${sizeMiB} MiB file ${sha.slice(0, 12)}\n`)
+
+    const plain = await plainTcp(file, join(work, 'plain.out'))
+    process.stderr.write(`plain TCP: ${round(size / 1e6 / plain.seconds)} MB/s\n`)
+    const one = await meshsync(file, sha, size, work, 1)
+    process.stderr.write(`meshsync 1 -> 1: ${round(size / 1e6 / one.seconds)} MB/s, receiver peak RSS ${round(one.peakRssMiB)} MiB\n`)
+    const three = await meshsync(file, sha, size, work, 3)
+    process.stderr.write(`meshsync 3 -> 1: ${round(size / 1e6 / three.seconds)} MB/s, receiver peak RSS ${round(three.peakRssMiB)} MiB\n`)
+
+    const plainTcpMBps = round(size / 1e6 / plain.seconds)
+    const meshsyncMBps = round(size / 1e6 / one.seconds)
+    const result = {
+      bench: 'transfer',
+      sizeMiB,
+      plainTcpMBps,
+      meshsyncMBps,
+      ratio: round(meshsyncMBps / plainTcpMBps, 2),
+      receiverPeakRssMiB: round(one.peakRssMiB),
+      receiverIdleRssMiB: round(one.idleRssMiB),
+      threeSources: { meshsyncMBps: round(size / 1e6 / three.seconds), ratio: round(size / 1e6 / three.seconds / plainTcpMBps, 2), receiverPeakRssMiB: round(three.peakRssMiB), sources: three.sources },
+    }
+    process.stdout.write(
+      `\n| transfer (${sizeMiB} MiB, loopback, one 2-core host) | MB/s | vs plain TCP | receiver peak RSS |\n|---|---|---|---|\n` +
+        `| plain node:net TCP + SHA-256 + write + fsync | ${plainTcpMBps} | 1.00 | - |\n` +
+        `| meshsync, 1 source | ${meshsyncMBps} | ${result.ratio} | ${result.receiverPeakRssMiB} MiB (idle ${result.receiverIdleRssMiB}) |\n` +
+        `| meshsync, 3 sources | ${result.threeSources.meshsyncMBps} | ${result.threeSources.ratio} | ${result.threeSources.receiverPeakRssMiB} MiB |\n\n`,
+    )
+    process.stdout.write(`${JSON.stringify(result)}\n`)
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+/** A random file of `mib` MiB, kept in the temp folder between runs (with its hash beside it). */
+async function testFile(mib: number): Promise<string> {
+  const path = join(tmpdir(), `meshsync-bench-${mib}MiB.bin`)
+  try {
+    await stat(`${path}.sha256`)
+    return path
+  } catch {
+    // make it
+  }
+  const fh = await open(path, 'w')
+  const hash = createHash('sha256')
+  for (let i = 0; i < mib; i++) {
+    const b = randomBytes(1024 * 1024)
+    hash.update(b)
+    await fh.write(b)
+  }
+  await fh.close()
+  await writeFile(`${path}.sha256`, hash.digest('hex'))
+  return path
+}
+
+async function plainTcp(file: string, out: string): Promise<{ seconds: number }> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'plain-tcp.js')
+  const recv = spawn(process.execPath, [script, 'recv', out], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: recv.stdout! })
+  const it = lines[Symbol.asyncIterator]()
+  const { port } = JSON.parse((await it.next()).value as string) as { port: number }
+  const send = spawn(process.execPath, [script, 'send', file, String(port)], { stdio: 'inherit' })
+  const sent = new Promise((r) => send.once('exit', r))
+  const result = JSON.parse((await it.next()).value as string) as { seconds: number }
+  await sent
+  await rm(out, { force: true })
+  return result
+}
+
+async function meshsync(file: string, sha: string, size: number, work: string, sources: number): Promise<{ seconds: number; peakRssMiB: number; idleRssMiB: number; sources: number }> {
+  const settings = { 'catalog.stableSeconds': 0, 'gossip.healthIntervalSeconds': 0.5, 'gossip.suspectAfterSeconds': 3, 'gossip.downAfterSeconds': 6, 'disk.minFree': 0, 'transfer.maxSources': sources, 'log.level': 'warn' }
+  const nodes: ProcessNode[] = []
+  try {
+    for (let i = 0; i < sources; i++) {
+      const dir = join(work, `src${sources}-${i}`)
+      await mkdir(dir, { recursive: true })
+      await link(file, join(dir, 'big.bin'))
+      nodes.push(await ProcessNode.start({ name: `src${i}`, dataDir: dir, bootstrap: nodes[0] != null ? [nodes[0].addresses[0]!] : [], settings, logFile: join(work, `src${i}.log`) }))
+    }
+    const dst = await ProcessNode.start({ name: 'dst', dataDir: join(work, `dst${sources}`), bootstrap: [nodes[0]!.addresses[0]!], settings, logFile: join(work, 'dst.log') })
+    nodes.push(dst)
+    // every source announced (the catalog hashes the file first) and known to the receiver
+    const deadline = Date.now() + 180_000
+    for (;;) {
+      const files = await dst.get<{ sha256: string; holders: string[] }[]>('/files')
+      if ((files.find((f) => f.sha256 === sha)?.holders.length ?? 0) >= sources) break
+      if (Date.now() > deadline) throw new Error('sources did not announce the file within 180 s')
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const idleRssMiB = await dst.rssMiB()
+    await writeFile(`/proc/${dst.pid}/clear_refs`, '5') // reset the peak to now
+    const started = performance.now()
+    await dst.post('/fetch', { sha256: sha })
+    for (;;) {
+      const t = await dst.get<{ state: string; lastError?: string }>(`/transfer?sha256=${sha}`)
+      if (t.state === 'landed') break
+      if (t.state === 'failed') throw new Error(`transfer failed: ${t.lastError}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const seconds = (performance.now() - started) / 1000
+    const peakRssMiB = await dst.peakRssMiB()
+    // byte-identical?
+    const got = await hashFile(join(work, `dst${sources}`, 'big.bin'))
+    if (got !== sha) throw new Error(`landed file hashes to ${got}, expected ${sha}`)
+    return { seconds, peakRssMiB, idleRssMiB, sources }
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()))
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(c as Buffer)
+  return h.digest('hex')
+}
