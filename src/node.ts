@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { loadOrCreateIdentity } from '../bootstrap/identity.js'
@@ -14,6 +14,7 @@ import { LocalManifest } from './catalog/local-manifest.js'
 import { Scanner } from './catalog/scanner.js'
 import { ClusterView } from './cluster/view.js'
 import type { ResolvedConfig } from './config/load.js'
+import { policyFor } from './config/policies.js'
 import { Gossip } from './gossip/gossip.js'
 import { PeerGater } from './mesh/gater.js'
 import { createMesh, type Mesh } from './mesh/libp2p.js'
@@ -40,6 +41,12 @@ import { Provider } from './transfer/provider.js'
 import { TransferStore } from './transfer/transfer-store.js'
 import { NotFoundError } from './util/errors.js'
 import type { DiskLevel } from '../protocols/health/index.js'
+import { attestService, type AttestService } from '../protocols/attest/index.js'
+import { attestHolder } from './replication/attest-holder.js'
+import { Cleanup } from './replication/cleanup.js'
+import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
+import { evacuate, type EvacuationResult } from './replication/evacuation.js'
+import { ReplicationPlanner } from './replication/planner.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -77,12 +84,17 @@ export class MeshsyncNode {
   provider!: Provider
   breakers!: CircuitBreakers
   limits!: Limits
+  guard!: DeletionGuard
+  planner!: ReplicationPlanner
+  cleanup!: Cleanup
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
   #loops: Loop[] = []
   #watcher: FSWatcher | undefined
   #scanLoop!: Loop
   #diskLevel: DiskLevel = 'ok'
+  #evacuating = false
+  #evacuateDeadlineMs = 0
   #started = false
 
   constructor(opts: NodeOptions) {
@@ -124,6 +136,8 @@ export class MeshsyncNode {
     this.readModels = new ReadModels(this)
     this.quarantine = new Quarantine({ dir: this.layout.quarantine, dataDir: this.layout.dataDir, db: this.db, clock: this.clock, events: this.events })
 
+    this.guard = new DeletionGuard(this.peerId, deletionRules(cfg), this.clock, leaseStore(this.db))
+
     this.gater = new PeerGater(cfg.allowPeers)
     const psk = cfg.swarmKey != null ? await readSwarmKey(cfg.swarmKey) : undefined
     this.mesh = await createMesh(
@@ -149,9 +163,11 @@ export class MeshsyncNode {
           onInvalid: (peer, err) => this.events.emit('invalid_message', { peer, topic: 'blob', reason: err.message }),
         }),
         blobClient: blobClient(),
+        attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )
     this.#wireTransfers()
+    this.#wireReplication()
 
     this.gossip = new Gossip({
       pubsub: this.mesh.services.pubsub as unknown as GossipSub,
@@ -187,6 +203,8 @@ export class MeshsyncNode {
     await this.mesh.start()
     this.gossip.start()
     await this.transfers.start()
+    this.planner.start()
+    this.cleanup.start()
 
     const ephemeral = cfg.node.ephemeral || cfg.replication.strategy === 'ephemeral'
     const scanMs = (ephemeral ? cfg.catalog.ephemeralScanIntervalSeconds : cfg.catalog.scanIntervalSeconds) * 1000
@@ -195,7 +213,8 @@ export class MeshsyncNode {
       if (this.scanner.nextStableAt != null) this.#scanLoop.pokeIn(Math.max(50, this.scanner.nextStableAt - this.clock.now() + 10))
     })
     const liveness = new Loop({ name: 'liveness', intervalMs: 500, clock: this.clock, log: this.log, jitter: 0 }, () => {
-      this.view.tickLiveness({ suspectAfterMs: cfg.gossip.suspectAfterSeconds * 1000, downAfterMs: cfg.gossip.downAfterSeconds * 1000 })
+      const changed = this.view.tickLiveness({ suspectAfterMs: cfg.gossip.suspectAfterSeconds * 1000, downAfterMs: cfg.gossip.downAfterSeconds * 1000 })
+      if (changed.length > 0) this.planner.poke()
     })
     const diskLoop = new Loop({ name: 'disk', intervalMs: 2000, clock: this.clock, log: this.log }, () => this.#checkDisk())
     this.#loops = [this.#scanLoop, liveness, diskLoop]
@@ -218,6 +237,8 @@ export class MeshsyncNode {
     this.#watcher?.close()
     await this.#api?.close()
     await Promise.all(this.#loops.map((l) => l.stop()))
+    await this.cleanup.stop()
+    await this.planner.stop()
     await this.transfers.stop()
     await this.gossip.stop()
     await this.mesh.stop()
@@ -301,6 +322,117 @@ export class MeshsyncNode {
     })
   }
 
+  /** Replication: the planner (pulls), the cleanup (guarded deletes) and what wakes them. */
+  #wireReplication(): void {
+    const cfg = this.config
+    const r = cfg.replication
+    this.planner = new ReplicationPlanner({
+      self: () => ({
+        peerId: this.peerId,
+        name: cfg.node.name,
+        role: cfg.node.role,
+        tags: cfg.node.tags,
+        ephemeral: cfg.node.ephemeral,
+        diskFree: this.disk.last.free,
+        diskLevel: this.#diskLevel,
+        accepting: this.#accepting(),
+        evacuating: this.#evacuating,
+      }),
+      view: this.view,
+      manifest: this.manifest,
+      policies: cfg.resolvedPolicies,
+      transfers: this.transfers,
+      events: this.events,
+      clock: this.clock,
+      log: this.log,
+      grace: r,
+      intervalMs: r.intervalSeconds * 1000,
+      repairsPerMinute: r.repairsPerMinute,
+    })
+    this.cleanup = new Cleanup({
+      self: this.peerId,
+      dataDir: this.layout.dataDir,
+      manifest: this.manifest,
+      planner: this.planner,
+      guard: this.guard,
+      attest: async (peer, sha256, size, signal) => {
+        const a = await (this.mesh.services.attest as AttestService).request(peerIdFromString(peer), sha256, size, { signal, now: () => this.clock.now() })
+        return { peer: a.peer, sha256: a.sha256, size: a.size, timeMs: a.timeMs }
+      },
+      diskLevel: async () => {
+        await this.#checkDisk()
+        return this.#diskLevel
+      },
+      requiredCopies: cfg.disk.requiredCopiesForDelete,
+      attestTimeoutMs: cfg.disk.attestTimeoutSeconds * 1000,
+      events: this.events,
+      clock: this.clock,
+      log: this.log,
+      intervalMs: Math.max(1000, r.intervalSeconds * 1000),
+    })
+    this.#replicationMetrics()
+    this.view.onEntry(() => this.planner.poke())
+    this.view.onHealthChange(() => this.planner.poke())
+    this.manifest.onChange((e, removed) => {
+      this.planner.poke()
+      if (!removed && e.kind === 'npz' && e.origin === this.peerId) {
+        const plan = this.planner.compute().get(e.sha256)
+        this.events.emit('npz_export_complete', { sha256: e.sha256, path: e.path, size: e.size, targets: plan?.placement.desired.filter((p) => p !== this.peerId).map((p) => this.view.get(p)?.name ?? p) ?? [] })
+      }
+    })
+  }
+
+  #replicationMetrics(): void {
+    const m = this.metrics
+    m.gauge('meshsync_files_under_min_copies', 'Files with fewer copies that count than their minimum', [], (g) => g.set(this.planner.stats.filesUnderMin))
+    m.gauge('meshsync_bytes_at_risk', 'Bytes of files under their minimum copies', [], (g) => g.set(this.planner.stats.bytesAtRisk))
+    m.gauge('meshsync_sync_lag_seconds', 'Age of the oldest file not yet at its minimum copies', [], (g) => g.set(this.planner.stats.syncLagMs / 1000))
+    m.gauge('meshsync_files_known', 'Distinct files known in the cluster', [], (g) => g.set(this.planner.stats.files))
+    m.gauge('meshsync_node_disk_used_fraction', 'Disk used fraction per node, from health gossip', ['node'], (g) => {
+      for (const n of this.readModels.nodes()) g.set({ node: String(n.name ?? n.peerId) }, (n.disk as { usedFraction: number }).usedFraction)
+    })
+    m.gauge('meshsync_evacuating', '1 while this node evacuates', [], (g) => g.set(this.#evacuating ? 1 : 0))
+  }
+
+  get evacuating(): boolean {
+    return this.#evacuating
+  }
+
+  /**
+   * Spot evacuation: tells the cluster this node is leaving and keeps serving
+   * until every file it holds has its minimum on nodes that stay, or until
+   * the deadline (replication.evacuationDeadlineSeconds by default).
+   */
+  async evacuate(deadlineMs = this.config.replication.evacuationDeadlineSeconds * 1000, signal?: AbortSignal): Promise<EvacuationResult> {
+    this.#evacuating = true
+    this.#evacuateDeadlineMs = this.clock.now() + deadlineMs
+    return evacuate(
+      { self: this.peerId, manifest: this.manifest, planner: this.planner, events: this.events, clock: this.clock, announce: () => this.gossip.pokeHealth() },
+      deadlineMs,
+      signal,
+    )
+  }
+
+  /**
+   * Marks a local file promoted (a model to distribute): critical priority,
+   * every node of its policy's roles pulls it, model_distributed follows when
+   * all hold it. `which` is a path under the data dir or a SHA-256.
+   */
+  promote(which: string): ManifestEntry {
+    const f = /^[0-9a-f]{64}$/.test(which) ? this.manifest.bySha(which)[0] : this.manifest.get(which.replace(/^\.\//, ''))
+    if (f == null) throw new NotFoundError(`no file ${which} in this node's catalog (promote a file this node holds, by path under the data dir or by sha256)`)
+    if (!f.promoted) this.manifest.put({ ...f, promoted: true }, this.clock.now())
+    const policy = policyFor(this.config.resolvedPolicies, f.path, f.kind)
+    this.events.emit('model_promoted', { sha256: f.sha256, path: f.path, size: f.size, policy: policy.name, roles: policy.roles })
+    this.planner.poke()
+    return { ...f, promoted: true }
+  }
+
+  #accepting(): boolean {
+    const load = loadavg()[0]! / Math.max(1, cpus().length)
+    return this.#diskLevel !== 'full' && load < this.config.replication.backpressureLoad
+  }
+
   /**
    * Fetches a file by hash from whoever holds it (or only from `from`).
    * Resolves when it has landed here.
@@ -336,13 +468,14 @@ export class MeshsyncNode {
       this.events.emit('disk_level_changed', { from: this.#diskLevel, to: level, usedFraction: r.usedFraction, free: r.free })
       this.#diskLevel = level
       this.gossip.pokeHealth()
+      this.planner.poke()
+      if (level === 'full') this.cleanup.poke()
     }
   }
 
   #health(): Omit<HealthReport, 'seq' | 'timeMs'> {
     const cfg = this.config
     const d = this.disk.last
-    const load = loadavg()[0]! / Math.max(1, cpus().length)
     return {
       name: cfg.node.name,
       role: cfg.node.role,
@@ -350,18 +483,34 @@ export class MeshsyncNode {
       tags: cfg.node.tags,
       ephemeral: cfg.node.ephemeral,
       disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: this.#diskLevel },
-      load,
-      accepting: this.#diskLevel !== 'full' && load < cfg.replication.backpressureLoad,
+      load: loadavg()[0]! / Math.max(1, cpus().length),
+      accepting: this.#accepting(),
       version: VERSION,
       uptimeMs: this.clock.now() - this.startedMs,
       addrs: this.mesh.getMultiaddrs().map((m) => m.toString().replace(/\/p2p\/[^/]+$/, '')),
       btPort: 0,
       transports: ['libp2p'],
       manifest: { seq: this.manifest.seq, digest: this.manifest.digest, count: this.manifest.count },
-      evacuating: false,
-      evacuateDeadlineMs: 0,
+      evacuating: this.#evacuating,
+      evacuateDeadlineMs: this.#evacuateDeadlineMs,
       downloading: this.transfers.downloading().slice(0, 64),
       transfersActive: this.transfers.activeCount + this.provider.serving,
     }
+  }
+}
+
+/** The deletion rules from the config: attestations count for less time than the lease they grant (see DeletionGuard). */
+export function deletionRules(cfg: ResolvedConfig): { required: number; maxAgeMs: number; leaseMs: number } {
+  const timeoutMs = cfg.disk.attestTimeoutSeconds * 1000
+  const maxAgeMs = Math.max(30_000, 2 * timeoutMs)
+  return { required: cfg.disk.requiredCopiesForDelete, maxAgeMs, leaseMs: 2 * (maxAgeMs + timeoutMs) }
+}
+
+/** Leases this node granted, in the meta table, so a restart still honours them. */
+function leaseStore(db: Db): LeaseStore {
+  const put = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+  return {
+    load: () => (db.prepare(`SELECT key, value FROM meta WHERE key LIKE 'lease:%'`).all() as { key: string; value: string }[]).map((r) => [r.key.slice(6), Number(r.value)] as [string, number]),
+    save: (sha, until) => put.run(`lease:${sha}`, String(until)),
   }
 }

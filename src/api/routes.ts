@@ -65,6 +65,14 @@ export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
       return t
     })
     .route('GET', '/transfers', () => node.transfers.list())
+    .route('POST', '/promote', (req) => {
+      const b = body(req)
+      const which = b.sha256 ?? b.path
+      if (typeof which !== 'string' || which === '') throw new BadRequestError('give the file to promote as path (under the data dir) or sha256')
+      const f = node.promote(which)
+      return { sha256: f.sha256, path: f.path, size: f.size, promoted: true }
+    })
+    .route('GET', '/replication', () => ({ ...node.readModels.replication(), nodes: node.readModels.nodes() }))
     .route('GET', '/quarantine', (req) => node.quarantine.list(req.query.get('all') === 'true'))
     .route('POST', '/quarantine/release', async (req) => node.quarantine.release(String(body(req).id ?? '')))
     .route('POST', '/quarantine/purge', async (req) => {

@@ -39,7 +39,27 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
       const r = s.replication
       if (r != null) {
         lines.push(
-          `replication: ${r.filesUnderMin} files under their minimum, ${formatBytes(r.bytesAtRisk)} at risk, sync lag ${formatDuration(r.syncLagMs)}`,
+          `replication: ${r.files} files known, ${r.filesUnderMin} under their minimum, ${formatBytes(r.bytesAtRisk)} at risk, sync lag ${formatDuration(r.syncLagMs)}`,
+          `  pulling ${r.pulling}, repairs ${r.repairsStarted} (${r.repairsDeferred} deferred), deleted ${r.deleted} (${formatBytes(r.bytesFreed)}), refused ${r.cleanupRefused}${r.evacuating ? ', EVACUATING' : ''}`,
+        )
+      }
+      if (Array.isArray(s.nodes) && s.nodes.length > 0) {
+        lines.push(
+          'nodes:',
+          ...table(
+            ['NAME', 'ROLE', 'STATE', 'DISK', 'FREE', 'FILES'],
+            // biome-ignore lint/suspicious/noExplicitAny: fields of the status JSON
+            s.nodes.map((n: any) => [
+              `${n.name ?? short(n.peerId, 12)}${n.self ? ' *' : ''}`,
+              n.role,
+              `${n.state}${n.evacuating ? ' evacuating' : n.accepting === false ? ' busy' : ''}`,
+              `${(n.disk.usedFraction * 100).toFixed(0)}% ${n.disk.level}`,
+              formatBytes(n.disk.free),
+              n.files,
+            ]),
+          )
+            .split('\n')
+            .map((l: string) => `  ${l}`),
         )
       }
       if (s.bittorrentPort != null) lines.push(`bittorrent: port ${s.bittorrentPort}`)

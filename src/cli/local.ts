@@ -39,6 +39,7 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
       process.stderr.write(`meshsync ${config.node.name} ${node.peerId}\n  api http://${node.apiAddress}\n${node.addresses.map((a) => `  ${a}`).join('\n')}\n`)
       await new Promise<void>((resolve) => {
         let stopping = false
+        const evacuation = new AbortController()
         const stop = (signal: string): void => {
           if (stopping) return
           stopping = true
@@ -48,8 +49,24 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
             resolve()
           })
         }
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
+        process.once('SIGINT', () => {
+          evacuation.abort()
+          stop('SIGINT')
+        })
+        // SIGTERM is a spot termination notice: evacuate (rarest files first) within the deadline, then stop;
+        // a second SIGTERM stops at once
+        process.once('SIGTERM', () => {
+          process.once('SIGTERM', () => {
+            evacuation.abort()
+            stop('SIGTERM')
+          })
+          node.log.info({ deadlineSeconds: config.replication.evacuationDeadlineSeconds }, 'SIGTERM: evacuating before stopping')
+          node
+            .evacuate(undefined, evacuation.signal)
+            .then((r) => node.log.info({ safe: r.safe, left: r.left.length, ms: r.ms }, 'evacuation finished'))
+            .catch((err) => node.log.warn({ err: (err as Error).message }, 'evacuation failed'))
+            .finally(() => stop('SIGTERM'))
+        })
       })
     })
 

@@ -52,6 +52,14 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
       process.stdout.write(o.json === true ? `${JSON.stringify(out)}\n` : `landed ${last.path} (${formatBytes(last.size)}, sha256 verified)\n`)
     })
 
+  withApi(program.command('promote').description('mark a model promoted: critical priority, pulled by every training node (model_distributed when all hold it)'))
+    .argument('<file>', 'path under the node’s data dir, or SHA-256')
+    .action(async (file: string, o: Record<string, unknown>) => {
+      const body = /^[0-9a-f]{64}$/.test(file) ? { sha256: file } : { path: file }
+      const r = await new ApiClient(h.apiAddressFrom(o)).post<{ sha256: string; path: string; size: number }>('/promote', body)
+      process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `promoted ${r.path} (${formatBytes(r.size)}, ${short(r.sha256, 12)})\n`)
+    })
+
   withApi(program.command('transfers').description('downloads queued, running, waiting to retry or failed')).action(async (o: Record<string, unknown>) => {
     const list = await new ApiClient(h.apiAddressFrom(o)).get<TransferJson[]>('/transfers')
     if (o.json === true) {

@@ -46,6 +46,7 @@ export class ClusterView {
   readonly #events: EventLog
   readonly #self: string
   readonly #entryListeners = new Set<(peerId: string, e: ManifestEntry) => void>()
+  readonly #healthListeners = new Set<(p: PeerRecord) => void>()
   readonly #stmts: {
     upsertPeer: Statement
     upsertFile: Statement
@@ -150,6 +151,15 @@ export class ClusterView {
     return () => this.#entryListeners.delete(fn)
   }
 
+  /**
+   * Observers of a change in what placement reads from a peer's health: it
+   * came up, or its disk level, backpressure or evacuation changed.
+   */
+  onHealthChange(fn: (p: PeerRecord) => void): () => void {
+    this.#healthListeners.add(fn)
+    return () => this.#healthListeners.delete(fn)
+  }
+
   peers(): PeerRecord[] {
     return [...this.#peers.values()]
   }
@@ -196,6 +206,8 @@ export class ClusterView {
     const p = this.#ensure(peerId, now)
     if (h.seq <= p.healthSeq) return false
     const neverSeen = p.lastSeenMs == null
+    const prev = p.health
+    const wasUp = p.state === 'up'
     p.health = h
     p.healthSeq = h.seq
     p.name = h.name
@@ -208,6 +220,9 @@ export class ClusterView {
       else this.#events.emit('node_recovered', { peer: peerId, name: h.name, downForMs })
     }
     this.#savePeer(p)
+    if (!wasUp || prev == null || prev.evacuating !== h.evacuating || prev.disk.level !== h.disk.level || prev.accepting !== h.accepting) {
+      for (const fn of this.#healthListeners) fn(p)
+    }
     return true
   }
 

@@ -3,6 +3,7 @@ import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { PeerRecord } from '../cluster/view.js'
 import { policyFor } from '../config/policies.js'
 import type { MeshsyncNode } from '../node.js'
+import { copiesCount } from '../replication/grace.js'
 import { VERSION } from './version.js'
 
 export interface FileJson {
@@ -46,11 +47,7 @@ export class ReadModels {
 
   /** Whether a peer's copies still count: up, suspect, or down for less than its grace period. */
   counts(p: PeerRecord, now: number): boolean {
-    if (p.state !== 'down') return true
-    if (p.lastSeenMs == null) return false
-    const r = this.#node.config.replication
-    const graceMs = (p.health?.ephemeral ? r.ephemeralDownGraceSeconds : r.downGraceSeconds) * 1000
-    return now - p.stateSinceMs < graceMs
+    return copiesCount(p, now, this.#node.config.replication)
   }
 
   peers(): PeerJson[] {
@@ -115,6 +112,59 @@ export class ReadModels {
     return (match != null ? files.filter((f) => match(f.path)) : files).sort((a, b) => a.path.localeCompare(b.path))
   }
 
+  /** Replication health as this node sees the cluster (planner's last tick, cleanup, evacuation). */
+  replication(): Record<string, unknown> {
+    const node = this.#node
+    const s = node.planner.stats
+    return {
+      files: s.files,
+      filesUnderMin: s.filesUnderMin,
+      bytesAtRisk: s.bytesAtRisk,
+      syncLagMs: s.syncLagMs,
+      pulling: s.pulling,
+      repairsStarted: s.repairsStarted,
+      repairsDeferred: s.repairsDeferred,
+      deleted: node.cleanup.stats.deleted,
+      bytesFreed: node.cleanup.stats.bytesFreed,
+      cleanupRefused: node.cleanup.stats.refused,
+      evacuating: node.evacuating,
+      lastTickMs: s.lastTickMs,
+    }
+  }
+
+  /** Every node this one knows (itself first): state, role and disk, from health gossip. */
+  nodes(): Record<string, unknown>[] {
+    const node = this.#node
+    const d = node.disk.last
+    const self = {
+      peerId: node.peerId,
+      name: node.config.node.name,
+      role: node.config.node.role,
+      state: 'up',
+      self: true,
+      files: node.manifest.count,
+      disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: node.diskLevel },
+      accepting: !node.evacuating && node.diskLevel !== 'full',
+      evacuating: node.evacuating,
+    }
+    const others = node.view
+      .peers()
+      .filter((p) => p.peerId !== node.peerId && p.health != null)
+      .map((p) => ({
+        peerId: p.peerId,
+        name: p.name,
+        role: p.health!.role,
+        state: p.state,
+        self: false,
+        files: p.entries.size,
+        disk: p.health!.disk,
+        accepting: p.health!.accepting,
+        evacuating: p.health!.evacuating,
+      }))
+      .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''))
+    return [self, ...others]
+  }
+
   status(): Record<string, unknown> {
     const node = this.#node
     const cfg = node.config
@@ -139,6 +189,8 @@ export class ReadModels {
       manifest: { seq: node.manifest.seq, digest: node.manifest.digest, files: node.manifest.count, bytes, pending: node.scanner.pending },
       disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: node.diskLevel },
       gossip: node.gossip.stats,
+      replication: this.replication(),
+      nodes: this.nodes(),
     }
   }
 }

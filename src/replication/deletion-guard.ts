@@ -8,6 +8,12 @@ export interface Attestation {
   timeMs: number
 }
 
+/** Where a node keeps the leases it granted, so a restart under the same identity still honours them. */
+export interface LeaseStore {
+  load(): Iterable<[sha256: string, untilMs: number]>
+  save(sha256: string, untilMs: number): void
+}
+
 export interface DeletionRules {
   /** Distinct other live nodes that must attest. */
   required: number
@@ -41,10 +47,15 @@ export class DeletionGuard {
   /** sha256 -> lease expiry */
   readonly #leases = new Map<string, number>()
 
-  constructor(self: string, rules: DeletionRules, clock: Clock) {
+  readonly #store: LeaseStore | undefined
+
+  constructor(self: string, rules: DeletionRules, clock: Clock, store?: LeaseStore) {
     this.#self = self
     this.rules = rules
     this.#clock = clock
+    this.#store = store
+    const now = clock.now()
+    for (const [sha, until] of store?.load() ?? []) if (until > now) this.#leases.set(sha, until)
   }
 
   /** Marks intent to delete; false if a granted lease forbids it (or another delete of it runs). */
@@ -78,8 +89,9 @@ export class DeletionGuard {
    */
   attest(sha256: string, holdsVerifiedCopy: boolean): boolean {
     if (!holdsVerifiedCopy || this.#intent.has(sha256)) return false
-    const until = this.#clock.now() + this.rules.leaseMs
-    this.#leases.set(sha256, Math.max(until, this.#leases.get(sha256) ?? 0))
+    const until = Math.max(this.#clock.now() + this.rules.leaseMs, this.#leases.get(sha256) ?? 0)
+    this.#leases.set(sha256, until)
+    this.#store?.save(sha256, until)
     return true
   }
 

@@ -106,7 +106,8 @@ export function place(f: FileFacts, nodes: Map<string, NodeFacts>, policy: Resol
   const copies = f.holders.filter((h) => nodes.get(h)?.counts === true)
   const leaving = (id: string): boolean => {
     const n = nodes.get(id)
-    return n == null || n.evacuating || n.diskLevel === 'push' || n.diskLevel === 'urgent' || n.diskLevel === 'full' || n.state !== 'up'
+    // a holder that is down but within its grace period stays a stable copy: that is what the grace is for
+    return n == null || n.evacuating || n.diskLevel === 'push' || n.diskLevel === 'urgent' || n.diskLevel === 'full'
   }
   const originNode = nodes.get(f.origin)
   const originEphemeral = originNode?.ephemeral === true
