@@ -119,10 +119,24 @@ export class ProcessNode {
     this.child.kill('SIGKILL')
   }
 
-  /** SIGTERM and wait for the exit. */
+  /**
+   * SIGTERM, a spot termination notice: the node evacuates (serves its
+   * rarest files to nodes that stay) within its deadline, then exits.
+   * Resolves with the exit code.
+   */
+  async terminate(timeoutMs = 150_000): Promise<number | null> {
+    if (this.child.exitCode != null) return this.child.exitCode
+    this.child.kill('SIGTERM')
+    const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs)
+    const code = await this.#exit
+    clearTimeout(t)
+    return code
+  }
+
+  /** SIGINT (a clean stop without evacuation) and wait for the exit. */
   async stop(timeoutMs = 20_000): Promise<void> {
     if (this.child.exitCode != null) return
-    this.child.kill('SIGTERM')
+    this.child.kill('SIGINT')
     const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs)
     await this.#exit
     clearTimeout(t)
