@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { Bitfield, chunkCount, chunkLength, chunkSizeFor, metaProblem, type BlobClient, type BlobMeta, type BlobSession, type WirePriority } from '../../protocols/blob/index.js'
+import { Bitfield, chunkCount, chunkLength, chunkRoot, chunkSizeFor, metaProblem, type BlobClient, type BlobMeta, type BlobSession, type WirePriority } from '../../protocols/blob/index.js'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, InvalidMessageError, isAbort, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
@@ -226,7 +226,7 @@ export class Download {
   async #resume(chunkHashes: Uint8Array, haveBytes: Uint8Array): Promise<void> {
     const cs = chunkSizeFor(this.entry.size)
     const n = chunkCount(this.entry.size, cs)
-    if (chunkHashes.byteLength !== n * 32) return
+    if (chunkHashes.byteLength !== n * 32 || chunkRoot(chunkHashes).toString('hex') !== this.entry.chunkRoot) return
     this.#chunkHashes = chunkHashes
     const claimed = new Bitfield(n, haveBytes)
     const have = new Bitfield(n)
@@ -254,6 +254,8 @@ export class Download {
       }
     }
     this.have = have
+    // all there already (the last attempt failed after the download, e.g. while landing): no holder is asked, so no holder's metadata
+    if (have.full()) this.#meta = { size: this.entry.size, sha256: this.entry.sha256, chunkSize: cs, chunkHashes, kind: this.entry.kind, facts: '', complete: true }
     this.#init.log.info({ path: this.entry.path, resumed: this.#resumedChunks, of: n }, 'resuming download')
   }
 

@@ -59,9 +59,15 @@ export async function prepareTarget(root: string, rel: string): Promise<string> 
       st = await lstat(dir)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      await mkdir(dir)
-      await fsyncDir(dirname(dir))
-      continue
+      try {
+        await mkdir(dir)
+        await fsyncDir(dirname(dir))
+        continue
+      } catch (e) {
+        // made meanwhile (two files landing in one new folder): check what is there now
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+        st = await lstat(dir)
+      }
     }
     if (st.isSymbolicLink()) throw new UnsafePathError(`${rel}: '${dir}' is a symlink`)
     if (!st.isDirectory()) throw new UnsafePathError(`${rel}: '${dir}' is not a folder`)

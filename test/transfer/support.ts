@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { Kind } from '../../src/config/schema.js'
+import type { MeshsyncEvent } from '../../src/state/event-log.js'
+
+/** Helpers shared by the transfer tests (real nodes, real files). */
+
+const REPO = join(import.meta.dirname, '..', '..')
+
+/** The shared fixtures: beside the repo (CI clones it with shared/ next to it), else the workplace copy. */
+export const FIXTURES = [process.env.MESHSYNC_FIXTURES, join(REPO, '..', 'shared', 'fixtures'), '/work/shared/fixtures'].find(
+  (d): d is string => d != null && existsSync(join(d, 'EXPECTED.tsv')),
+)!
+
+/** The compiled CLI and the bash entry that runs it (tests that spawn it need `npm run build` first). */
+export const CLI_JS = join(REPO, 'dist', 'src', 'cli', 'bin.js')
+export const BIN = join(REPO, 'bin', 'meshsync')
+
+/**
+ * Replication off for these tests: a catch-all policy that wants one copy,
+ * so no node pulls anything on its own and every transfer is the test's.
+ */
+export const NO_REPLICATION: Record<string, unknown> = {
+  'policies.solo.minCopies': 1,
+  'policies.solo.maxCopies': 1,
+}
+
+export interface FixtureRow {
+  path: string
+  kind: Kind
+  valid: boolean
+  why: string
+}
+
+export async function fixtureRows(): Promise<FixtureRow[]> {
+  return (await readFile(join(FIXTURES, 'EXPECTED.tsv'), 'utf8'))
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [path, kind, verdict, why] = l.split('\t')
+      return { path: path!, kind: kind as Kind, valid: verdict === 'valid', why: why ?? '' }
+    })
+}
+
+/** Words the quarantine reason of each invalid fixture must contain (from the validators' messages). */
+export const REASON_WORDS: Record<string, string> = {
+  'npz/truncated.npz': 'no central directory',
+  'npz/bitflip.npz': 'CRC-32 mismatch',
+  'npz/sample_count_mismatch.npz': "'values' has 63 samples",
+  'npz/missing_values.npz': "'values' missing",
+  'npz/object_dtype.npz': 'dtype object',
+  'npz/absurd_shape.npz': 'sanity limit',
+  'npz/not_a_zip.npz': 'no central directory',
+  'npz/wrong_dtype.npz': 'dtype unicode string',
+  'sqlite/corrupt_page.db': 'integrity_check',
+  'sqlite/truncated.db': 'truncated',
+  'sqlite/not_sqlite.db': 'not a database',
+  'models/bad_header_len.safetensors': 'header length',
+}
+
+export function sha256Of(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex')
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  return sha256Of(await readFile(path))
+}
+
+/**
+ * Copies fixtures (with the -wal of a WAL database) into `dataDir` under their
+ * relative paths. The originals are never opened by SQLite or written to:
+ * nodes move invalid files into quarantine and open databases, so they get copies.
+ */
+export async function copyFixtures(dataDir: string, rels: string[]): Promise<void> {
+  for (const rel of rels) {
+    const src = join(FIXTURES, rel)
+    const dest = join(dataDir, rel)
+    await mkdir(dirname(dest), { recursive: true })
+    await copyFile(src, dest)
+    if (existsSync(`${src}-wal`)) await copyFile(`${src}-wal`, `${dest}-wal`)
+  }
+}
+
+/** Every regular file under a data dir, relative, outside the node's own .meshsync folder. */
+export async function dataFiles(dataDir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const e of await readdir(dataDir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue
+    const rel = join(e.parentPath, e.name).slice(dataDir.length + 1)
+    if (rel.startsWith('.meshsync')) continue
+    out.push(rel)
+  }
+  return out.sort()
+}
+
+/**
+ * Reads a server-sent event stream (GET /events/stream) in the background and
+ * collects its events; `close()` ends it.
+ */
+export function sseCollector(url: string): { events: MeshsyncEvent[]; ready: Promise<void>; close: () => void } {
+  const ac = new AbortController()
+  const events: MeshsyncEvent[] = []
+  const { promise: ready, resolve: onReady, reject: onError } = Promise.withResolvers<void>()
+  ready.catch(() => {})
+  void (async () => {
+    try {
+      const res = await fetch(url, { signal: ac.signal, headers: { accept: 'text/event-stream' } })
+      if (!res.ok || res.body == null) throw new Error(`SSE ${url}: HTTP ${res.status}`)
+      onReady()
+      const decoder = new TextDecoder()
+      let buf = ''
+      for await (const part of res.body) {
+        buf += decoder.decode(part as Uint8Array, { stream: true })
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const block = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n')
+          if (data !== '') events.push(JSON.parse(data) as MeshsyncEvent)
+        }
+      }
+    } catch (err) {
+      if (!ac.signal.aborted) onError(err)
+    }
+  })()
+  return { events, ready, close: () => ac.abort() }
+}
