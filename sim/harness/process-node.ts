@@ -2,11 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The compiled CLI entry (sim runs from dist/). */
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'bin.js')
+/**
+ * The compiled CLI entry: next to this file when it runs from dist/, or in
+ * dist/ when it runs from source (tests; `npm run build` first).
+ */
+const HERE = dirname(fileURLToPath(import.meta.url))
+const CLI = HERE.includes(`${sep}dist${sep}`)
+  ? join(HERE, '..', '..', 'src', 'cli', 'bin.js')
+  : join(HERE, '..', '..', 'dist', 'src', 'cli', 'bin.js')
 
 export interface ProcessNodeOptions {
   name: string
@@ -20,6 +26,22 @@ export interface ProcessNodeOptions {
   wrap?: string[]
   listenHost?: string
   apiPort?: number
+  /** Host the HTTP API listens on (default 127.0.0.1; the node's own address in netns mode). */
+  apiHost?: string
+  /** Listen multiaddrs instead of /ip4/<listenHost>/tcp/0. */
+  listen?: string[]
+  /** Addresses to announce instead of the listen addresses (e.g. a latency proxy in front). */
+  announce?: string[]
+  /**
+   * The script to run instead of the compiled CLI (same arguments). The
+   * simulation uses sim/harness/node-entry.js: the real CLI plus a control
+   * channel for partitions.
+   */
+  entry?: string
+  /** Open an IPC channel to the child (for `request`). */
+  ipc?: boolean
+  /** How long to wait for the API to answer (default 30 s). */
+  startTimeoutMs?: number
 }
 
 /** A free TCP port on loopback (closed again at once). */
@@ -43,12 +65,52 @@ export class ProcessNode {
   peerId = ''
   addresses: string[] = []
   readonly #exit: Promise<number | null>
+  #nextRequest = 1
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
 
   private constructor(name: string, api: string, child: ChildProcess) {
     this.name = name
     this.api = api
     this.child = child
     this.#exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+    child.on('message', (m: { id?: number; ok?: boolean; error?: string; result?: unknown }) => {
+      const p = m.id != null ? this.#pending.get(m.id) : undefined
+      if (p == null) return
+      this.#pending.delete(m.id!)
+      if (m.ok === true) p.resolve(m.result)
+      else p.reject(new Error(`${name}: ${m.error ?? 'request failed'}`))
+    })
+    child.once('exit', () => {
+      for (const p of this.#pending.values()) p.reject(new Error(`${name} exited`))
+      this.#pending.clear()
+    })
+  }
+
+  /** A request over the IPC channel (needs `ipc: true` and an entry that answers, see node-entry.ts). */
+  request<T>(op: string, args: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<T> {
+    if (this.child.exitCode != null || this.child.signalCode != null || !this.child.connected) return Promise.reject(new Error(`${this.name} is not running`))
+    const id = this.#nextRequest++
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new Error(`${this.name}: ${op} got no answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(t)
+          resolve(v as T)
+        },
+        reject: (e) => {
+          clearTimeout(t)
+          reject(e)
+        },
+      })
+      this.child.send({ id, op, ...args })
+    })
+  }
+
+  get running(): boolean {
+    return this.child.exitCode == null && this.child.signalCode == null
   }
 
   get pid(): number {
@@ -60,17 +122,19 @@ export class ProcessNode {
   }
 
   static async start(o: ProcessNodeOptions): Promise<ProcessNode> {
-    const port = o.apiPort ?? (await freePort())
-    const api = `127.0.0.1:${port}`
+    const apiHost = o.apiHost ?? '127.0.0.1'
+    const port = o.apiPort ?? (await freePort(apiHost === '127.0.0.1' ? apiHost : '0.0.0.0'))
+    const api = `${apiHost}:${port}`
+    const listen = o.listen ?? [`/ip4/${o.listenHost ?? '127.0.0.1'}/tcp/0`]
     const args = [
-      CLI,
+      o.entry ?? CLI,
       'start',
       '--name',
       o.name,
       '--data-dir',
       o.dataDir,
-      '--listen',
-      `/ip4/${o.listenHost ?? '127.0.0.1'}/tcp/0`,
+      ...listen.flatMap((l) => ['--listen', l]),
+      ...(o.announce ?? []).flatMap((a) => ['--announce', a]),
       '--api',
       api,
       '--local-cluster',
@@ -78,13 +142,14 @@ export class ProcessNode {
       ...Object.entries(o.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]),
     ]
     const cmd = [...(o.wrap ?? []), process.execPath, ...args]
-    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: o.ipc === true ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'] })
     if (o.logFile != null) child.stderr?.pipe(createWriteStream(o.logFile, { flags: 'a' }))
     else child.stderr?.resume()
     const node = new ProcessNode(o.name, api, child)
-    const deadline = Date.now() + 30_000
+    const waitMs = o.startTimeoutMs ?? 30_000
+    const deadline = Date.now() + waitMs
     for (;;) {
-      if (child.exitCode != null) throw new Error(`node ${o.name} exited with ${child.exitCode} while starting${o.logFile != null ? ` (log: ${o.logFile})` : ''}`)
+      if (child.exitCode != null || child.signalCode != null) throw new Error(`node ${o.name} exited with ${child.exitCode} while starting${o.logFile != null ? ` (log: ${o.logFile})` : ''}`)
       try {
         const s = await node.get<{ peerId: string; addresses: string[] }>('/status')
         node.peerId = s.peerId
@@ -93,7 +158,7 @@ export class ProcessNode {
       } catch {
         if (Date.now() > deadline) {
           child.kill('SIGKILL')
-          throw new Error(`node ${o.name} did not answer on ${api} within 30 s`)
+          throw new Error(`node ${o.name} did not answer on ${api} within ${waitMs / 1000} s`)
         }
         await new Promise((r) => setTimeout(r, 100))
       }
