@@ -348,6 +348,8 @@ export class MeshsyncNode {
       grace: r,
       intervalMs: r.intervalSeconds * 1000,
       repairsPerMinute: r.repairsPerMinute,
+      warmupMs: Math.max(1000, 3 * cfg.gossip.healthIntervalSeconds * 1000),
+      viewSynced: () => this.view.peers().every((p) => p.state !== 'up' || !this.view.needsSync(p.peerId)),
     })
     this.cleanup = new Cleanup({
       self: this.peerId,

@@ -31,6 +31,14 @@ export interface PlannerInit {
   intervalMs: number
   /** Repairs (pulls of files that lost a holder) started per minute at most. */
   repairsPerMinute: number
+  /**
+   * No pulls for this long after start: until the health of the other nodes
+   * has arrived, this node's view of the cluster is partial and it would
+   * place files differently from everyone else (and pull copies nobody needs).
+   */
+  warmupMs: number
+  /** True once this node's copy of every live peer's manifest matches what that peer's health says. */
+  viewSynced: () => boolean
 }
 
 /** Replication health, for /status and the metrics. */
@@ -77,6 +85,8 @@ export class ReplicationPlanner {
   readonly #accepting = new Map<string, boolean>()
   #tokens: number
   #tokensAt: number
+  readonly #startedMs: number
+  #warm = false
   #plan = new Map<string, PlannedFile>()
   #nodes = new Map<string, NodeFacts>()
   #stats: ReplicationStats = { files: 0, filesUnderMin: 0, bytesAtRisk: 0, syncLagMs: 0, pulling: 0, repairsStarted: 0, repairsDeferred: 0, lastTickMs: 0 }
@@ -85,6 +95,7 @@ export class ReplicationPlanner {
     this.#init = init
     this.#tokens = init.repairsPerMinute
     this.#tokensAt = init.clock.now()
+    this.#startedMs = init.clock.now()
     this.#loop = new Loop({ name: 'replication', intervalMs: init.intervalMs, clock: init.clock, log: init.log }, () => this.tick())
   }
 
@@ -143,6 +154,7 @@ export class ReplicationPlanner {
     this.#observeBackpressure()
     this.#refill(now)
 
+    const warm = this.#isWarm(now)
     const queued = new Map(transfers.list().map((t) => [t.sha256, t]))
     const stats: ReplicationStats = { ...this.#stats, files: plan.size, filesUnderMin: 0, bytesAtRisk: 0, syncLagMs: 0, pulling: 0, lastTickMs: now }
     // rarest first: files with the fewest copies get their pulls asked for first
@@ -163,7 +175,7 @@ export class ReplicationPlanner {
       const wanted = placement.desired.includes(self.peerId)
       const t = queued.get(sha)
       if (wanted && !held) {
-        if (self.evacuating) continue
+        if (self.evacuating || !warm) continue
         const anySourceUp = known.facts.holders.some((h) => h !== self.peerId && this.#nodes.get(h)?.state === 'up')
         if (!anySourceUp) continue
         stats.pulling++
@@ -188,6 +200,15 @@ export class ReplicationPlanner {
     }
     for (const sha of this.#underSince.keys()) if (!plan.has(sha)) this.#underSince.delete(sha)
     this.#stats = stats
+  }
+
+  /** Warm once the view has had time to fill and every live peer's manifest is in (or after 10 warm-ups regardless). */
+  #isWarm(now: number): boolean {
+    if (this.#warm) return true
+    const elapsed = now - this.#startedMs
+    this.#warm = elapsed >= this.#init.warmupMs && (this.#init.viewSynced() || elapsed >= 10 * this.#init.warmupMs)
+    if (!this.#warm) this.#loop.pokeIn(Math.max(100, this.#init.warmupMs - elapsed))
+    return this.#warm
   }
 
   /** A promoted model is distributed when every eligible, live node of its roles holds it. */
