@@ -5,6 +5,7 @@
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   gossip: () => import('./gossip.js'),
   transfer: () => import('./transfer.js'),
+  replication: () => import('./replication.js'),
 }
 
 const [name, ...rest] = process.argv.slice(2)
