@@ -3,7 +3,7 @@ import type { Registrar } from '@libp2p/interface-internal'
 import { BusyError, InvalidMessageError, NotFoundError, OverLimitError } from '../../src/util/errors.js'
 import { chunkCount, chunkLength } from './chunks.js'
 import { decodeRequest, encodeResponse, Status, type BlobMeta, type BlobRequest } from './codec.js'
-import { BLOB_PROTOCOL, MAX_OUTSTANDING, MAX_REQUEST_BYTES, RESPONSE_TIMEOUT_MS, type WirePriority } from './constants.js'
+import { BLOB_PROTOCOL, MAX_OUTSTANDING, MAX_OUTSTANDING_QUERIES, MAX_REQUEST_BYTES, RESPONSE_TIMEOUT_MS, type WirePriority } from './constants.js'
 import { StreamReader, StreamWriter } from './stream-io.js'
 
 export interface ServeContext {
@@ -132,30 +132,29 @@ export class BlobServer implements Startable {
           if (!Number.isInteger(i) || i < 0 || i >= nChunks) throw new InvalidMessageError(`chunk ${i} out of range 0..${nChunks - 1}`)
           ops.push({ type: 'chunk', index: i })
         }
-        if (ops.filter((o) => o.type === 'chunk').length > MAX_OUTSTANDING) {
-          throw new OverLimitError(`more than ${MAX_OUTSTANDING} chunks outstanding`)
-        }
+        const chunks = ops.filter((o) => o.type === 'chunk').length
+        if (chunks > MAX_OUTSTANDING) throw new OverLimitError(`more than ${MAX_OUTSTANDING} chunks outstanding`)
+        if (ops.length - chunks > MAX_OUTSTANDING_QUERIES) throw new OverLimitError(`more than ${MAX_OUTSTANDING_QUERIES} meta/have requests outstanding`)
         wake?.()
       }
       push(first)
       // requests keep coming while we answer
-      const readLoop = (async () => {
+      let readFailure: unknown
+      void (async () => {
         try {
           for (;;) {
             const msg = await reader.next(MAX_REQUEST_BYTES, signal)
             if (msg == null) break
             push(decodeRequest(msg))
           }
+        } catch (err) {
+          // recorded before the answering loop wakes, so a bad request gets its typed error, not a clean close
+          readFailure = err
         } finally {
           readerDone = true
           wake?.()
         }
       })()
-      let readFailure: unknown
-      readLoop.catch((err) => {
-        readFailure = err
-        wake?.()
-      })
 
       let ahead: { index: number; data: Promise<Uint8Array> } | undefined
       const readChunk = (index: number) => {
