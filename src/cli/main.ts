@@ -6,6 +6,7 @@ import { VERSION } from '../node/version.js'
 import { registerInspectCommands } from './inspect.js'
 import { registerLocalCommands } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
+import { registerSimCommand } from './sim-command.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -90,6 +91,7 @@ export function buildProgram(): Command {
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
   registerInspectCommands(program, { apiAddressFrom })
   registerTransferCommands(program, { apiAddressFrom })
+  registerSimCommand(program)
   return program
 }
 
