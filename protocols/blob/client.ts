@@ -81,6 +81,11 @@ export class BlobSession {
     return this.#meta!
   }
 
+  /** `have` requests not yet answered. */
+  get pendingHaves(): number {
+    return this.#haveAsked
+  }
+
   /** Bytes received on this stream so far. */
   get received(): number {
     return this.#reader.received

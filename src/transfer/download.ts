@@ -455,10 +455,12 @@ export class Download {
             await init.clock.sleep(50, signal)
             continue
           }
-          // a partial holder with nothing we need yet: wait for its next have
-          await init.clock.sleep(HAVE_POLL_MS, signal)
-          s.lastHaveAsk = 0
-          continue
+          // a partial holder with nothing we need yet: read its answer to our have request, else wait and ask again
+          if (s.session.pendingHaves === 0) {
+            await init.clock.sleep(HAVE_POLL_MS, signal)
+            s.lastHaveAsk = 0
+            continue
+          }
         }
         const ev = await s.session.next(sink, signal)
         if (ev.type === 'have') {
