@@ -42,6 +42,7 @@ import { TransferStore } from './transfer/transfer-store.js'
 import { NotFoundError } from './util/errors.js'
 import type { DiskLevel } from '../protocols/health/index.js'
 import { attestService, type AttestService } from '../protocols/attest/index.js'
+import { refusingBlobClient, startBittorrent, type Bittorrent } from './bittorrent/index.js'
 import { attestHolder } from './replication/attest-holder.js'
 import { Cleanup } from './replication/cleanup.js'
 import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
@@ -87,6 +88,8 @@ export class MeshsyncNode {
   guard!: DeletionGuard
   planner!: ReplicationPlanner
   cleanup!: Cleanup
+  /** BitTorrent for large files; undefined when off or when its port could not be opened. */
+  bittorrent: Bittorrent | undefined
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
   #loops: Loop[] = []
@@ -166,6 +169,18 @@ export class MeshsyncNode {
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )
+    this.bittorrent = await startBittorrent({
+      config: cfg,
+      stateDir: this.layout.stateDir,
+      dataDir: this.layout.dataDir,
+      snapshotDir: this.layout.snapshots,
+      manifest: this.manifest,
+      view: this.view,
+      events: this.events,
+      metrics: this.metrics,
+      clock: this.clock,
+      log: this.log,
+    })
     this.#wireTransfers()
     this.#wireReplication()
 
@@ -195,6 +210,7 @@ export class MeshsyncNode {
       stableMs: cfg.catalog.stableSeconds * 1000,
       sqliteMaxUnstableMs: cfg.catalog.sqliteMaxUnstableSeconds * 1000,
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
+      infoHash: this.bittorrent != null ? (path, sha, size, signal) => this.bittorrent!.infoHashFor(path, sha, size, signal) : undefined,
       onInvalid: async (rel, abs, kind, digest, reason) => {
         await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundAt: 'source' })
       },
@@ -240,6 +256,7 @@ export class MeshsyncNode {
     await this.cleanup.stop()
     await this.planner.stop()
     await this.transfers.stop()
+    await this.bittorrent?.stop()
     await this.gossip.stop()
     await this.mesh.stop()
     this.db.close()
@@ -302,7 +319,7 @@ export class MeshsyncNode {
       store: new TransferStore(this.db),
       manifest: this.manifest,
       view: this.view,
-      client: () => this.mesh.services.blobClient as BlobClient,
+      client: () => (cfg.debug.libp2pFetch ? (this.mesh.services.blobClient as BlobClient) : refusingBlobClient),
       breakers: this.breakers,
       download: this.limits.download,
       perPeer: (peer) => this.limits.peer(peer),
@@ -312,7 +329,9 @@ export class MeshsyncNode {
         quarantine: this.quarantine,
         clock: this.clock,
         validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
+        infoHash: this.bittorrent != null ? (path, entry, signal) => this.bittorrent!.landingInfoHash(path, entry, signal) : undefined,
       },
+      fallback: this.bittorrent?.fallback,
       events: this.events,
       metrics: this.metrics,
       clock: this.clock,
@@ -490,8 +509,8 @@ export class MeshsyncNode {
       version: VERSION,
       uptimeMs: this.clock.now() - this.startedMs,
       addrs: this.mesh.getMultiaddrs().map((m) => m.toString().replace(/\/p2p\/[^/]+$/, '')),
-      btPort: 0,
-      transports: ['libp2p'],
+      btPort: this.bittorrent?.port ?? 0,
+      transports: this.bittorrent != null ? ['libp2p', 'bittorrent'] : ['libp2p'],
       manifest: { seq: this.manifest.seq, digest: this.manifest.digest, count: this.manifest.count },
       evacuating: this.#evacuating,
       evacuateDeadlineMs: this.#evacuateDeadlineMs,

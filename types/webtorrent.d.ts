@@ -246,6 +246,11 @@ declare module 'webtorrent' {
     readonly timeRemaining: number
     readonly wires: Wire[]
     /**
+     * Internal: peers by id (`ip:port` for TCP). meshsync sets `retries` high on a peer it
+     * bans for bad pieces, so webtorrent does not reconnect it after `removePeer`.
+     */
+    readonly _peers?: Map<string, { retries: number }>
+    /**
      * Dial `ip:port` (IPv6 as `[::1]:port`). Throws before the 'infoHash' event; returns false for
      * duplicates, invalid addresses, the client's own 127.0.0.1 port and blocked ips.
      */

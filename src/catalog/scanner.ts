@@ -28,6 +28,8 @@ export interface ScannerInit {
   validate?: (path: string, kind: Kind, sha256: string, signal: AbortSignal) => Promise<Verdict>
   /** A local file failed validation; `abs` is the file to quarantine (the snapshot, for a live database). */
   onInvalid?: (rel: string, abs: string, kind: Kind, digest: FileDigest, reason: string) => Promise<void>
+  /** The BitTorrent infoHash of a file about to be announced (undefined: no torrent for it). */
+  infoHash?: (path: string, sha256: string, size: number, signal: AbortSignal) => Promise<string | undefined>
   /** Called when a scan finishes, with the counts (progress for observers). */
   onScanned?: (stats: ScanStats) => void
 }
@@ -222,6 +224,7 @@ export class Scanner {
     }
     // new content at a known path is a new version, produced here
     const version = previous != null ? previous.version + 1 : 1
+    const infoHash = await this.#init.infoHash?.(servePath, digest.sha256, digest.size, signal)
     m.put(
       {
         path: rel,
@@ -235,6 +238,7 @@ export class Scanner {
         chunkRoot: digest.chunkRoot,
         chunkSize: digest.chunkSize,
         chunkHashes: digest.chunkHashes,
+        infoHash,
         promoted: previous?.promoted ?? false,
         ino,
         snapshot,

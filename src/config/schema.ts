@@ -263,6 +263,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Fraction of served chunks with one byte flipped (a lying source). */
       corruptServeRate: z.number().min(0).max(1).default(0),
+      /** false: this node never fetches over the libp2p blob protocol (tests of the BitTorrent fallback). */
+      libp2pFetch: z.boolean().default(true),
+      /**
+       * Seed torrents built from this node's files with one byte flipped per piece, under
+       * the files' true SHA-256 (a lying BitTorrent seeder: only the SHA-256 at landing catches it).
+       */
+      corruptTorrents: z.boolean().default(false),
     })
     .prefault({}),
 })

@@ -189,6 +189,8 @@ export class ReadModels {
       manifest: { seq: node.manifest.seq, digest: node.manifest.digest, files: node.manifest.count, bytes, pending: node.scanner.pending },
       disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: node.diskLevel },
       gossip: node.gossip.stats,
+      /** TCP port of the BitTorrent client; null when BitTorrent is off on this node. */
+      bittorrentPort: node.bittorrent?.port ?? null,
       replication: this.replication(),
       nodes: this.nodes(),
     }

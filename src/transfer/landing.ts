@@ -25,6 +25,12 @@ export interface LandingInit {
   quarantine: Quarantine
   clock: Clock
   validate: (path: string, kind: Kind, sha256: string, signal: AbortSignal) => Promise<Verdict>
+  /**
+   * This node's own infoHash of the verified bytes (BitTorrent), never the
+   * sender's: undefined for files without a torrent. Without this hook the
+   * entry's infoHash is kept as it came.
+   */
+  infoHash?: (stagingPath: string, entry: ManifestEntry, signal: AbortSignal) => Promise<string | undefined>
 }
 
 export interface Staged {
@@ -78,6 +84,7 @@ export async function land(init: LandingInit, s: Staged, signal: AbortSignal): P
     await rm(s.stagingPath, { force: true })
     return init.manifest.get(e.path)!
   }
+  const infoHash = init.infoHash != null ? await init.infoHash(s.stagingPath, e, signal) : e.infoHash
   const target = await prepareTarget(init.dataDir, rel)
   const mtime = new Date(e.mtimeMs > 0 ? e.mtimeMs : init.clock.now())
   await utimes(s.stagingPath, mtime, mtime)
@@ -87,6 +94,7 @@ export async function land(init: LandingInit, s: Staged, signal: AbortSignal): P
   return init.manifest.put(
     {
       ...e,
+      infoHash,
       path: rel,
       ino: landed.ino,
       localMtimeMs: landed.mtimeMs,

@@ -10,12 +10,12 @@ import type { ClusterView } from '../cluster/view.js'
 import { PRIORITIES, type Priority } from '../config/schema.js'
 import type { EventLog } from '../state/event-log.js'
 import type { Clock } from '../util/clock.js'
-import { errorMessage, isAbort, MeshsyncError, NotFoundError } from '../util/errors.js'
+import { errorMessage, isAbort, MeshsyncError, NotFoundError, StalledError } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
 import { Download, type Progress, type Source } from './download.js'
-import { KindInvalidError, land, type LandingInit } from './landing.js'
+import { KindInvalidError, land, type LandingInit, type Staged } from './landing.js'
 import type { RateLimiter } from './rate-limiter.js'
 import type { TransferReason, TransferRow, TransferStore } from './transfer-store.js'
 
@@ -51,6 +51,38 @@ export interface TransferManagerInit {
   mayReceive: (priority: Priority) => boolean
   /** Told when a file landed (replication, observers). */
   onLanded?: (entry: ManifestEntry) => void
+  /** Another transport (BitTorrent, for large files); without it everything moves over libp2p. */
+  fallback?: TransferFallback
+}
+
+export type Transport = 'libp2p' | 'bittorrent'
+
+/** A second way to move a file into staging, tried in the order it says. */
+export interface TransferFallback {
+  /** Transports to try for this file, in order (just ['libp2p'] when the fallback does not apply). */
+  order(entry: ManifestEntry): Transport[]
+  /** Fetches the whole file into `stagingPath` (the libp2p staging file, same layout). Landing follows. */
+  fetch(entry: ManifestEntry, holders: () => string[], stagingPath: string, signal: AbortSignal): Promise<FallbackResult>
+}
+
+export interface FallbackResult {
+  /** SHA-256 of the staged bytes (landing compares it with the manifest). */
+  digest: string
+  chunkSize: number
+  chunkHashes: Uint8Array
+  sources: string[]
+  bytesReceived: number
+  badChunks: number
+}
+
+interface Fetched {
+  via: Transport
+  staged: Staged
+  bytesReceived: number
+  resumedChunks: number
+  badChunks: number
+  /** The transport that failed before this one, and why. */
+  after?: { via: Transport; reason: string }
 }
 
 export interface WantOptions {
@@ -80,6 +112,9 @@ interface Active {
   download: Download
   controller: AbortController
   startedMs: number
+  order: Transport[]
+  /** Aborts only the libp2p attempt (it stalled and another transport follows). */
+  libp2p: AbortController
 }
 
 /** A file that failed for a reason no retry can fix waits this long before it may be asked for again. */
@@ -281,6 +316,9 @@ export class TransferManager {
     const controller = new AbortController()
     const stagingPath = join(init.stagingDir, row.staging)
     const attempt = row.attempts + 1
+    const order = init.fallback?.order(row.entry) ?? ['libp2p']
+    // a stalled libp2p path is given up when another transport comes after it
+    const giveUpOnStall = order.indexOf('libp2p') < order.length - 1
     init.store.setState(sha, { state: 'active', attempts: row.attempts, nextAttemptMs: 0 }, now)
     const download = new Download({
       entry: row.entry,
@@ -307,9 +345,12 @@ export class TransferManager {
         init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, chunk: index })
       },
       onBadMeta: (peer, reason) => init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, reason: `metadata: ${reason}` }),
-      onStalled: (idleMs, sources) => init.events.emit('sync_stalled', { sha256: sha, path: row.entry.path, idleMs, sources }),
+      onStalled: (idleMs, sources) => {
+        init.events.emit('sync_stalled', { sha256: sha, path: row.entry.path, idleMs, sources, via: 'libp2p' })
+        if (giveUpOnStall) this.#active.get(sha)?.libp2p.abort(new StalledError(`libp2p: nothing verified for ${idleMs} ms`))
+      },
     })
-    const active: Active = { row, download, controller, startedMs: now }
+    const active: Active = { row, download, controller, startedMs: now, order, libp2p: new AbortController() }
     this.#active.set(sha, active)
     init.events.emit('sync_started', { sha256: sha, path: row.entry.path, size: row.entry.size, priority: row.priority, reason: row.reason, attempt })
     void this.#run(active, attempt)
@@ -317,34 +358,24 @@ export class TransferManager {
 
   async #run(a: Active, attempt: number): Promise<void> {
     const init = this.#init
-    const { row, download, controller } = a
+    const { row, controller } = a
     const sha = row.entry.sha256
     try {
-      const result = await download.run(controller.signal)
-      const landed = await land(
-        init.landing,
-        {
-          entry: row.entry,
-          stagingPath: download.stagingPath,
-          digest: result.digest,
-          chunkSize: download.meta!.chunkSize,
-          chunkHashes: download.chunkHashes!,
-          sources: result.sourcesUsed,
-        },
-        controller.signal,
-      )
+      const result = await this.#fetch(a)
+      const landed = await land(init.landing, result.staged, controller.signal)
       init.store.delete(sha)
       const ms = init.clock.now() - a.startedMs
       init.metrics.transfers.inc({ result: 'completed' })
       init.metrics.transferSeconds.observe(ms / 1000)
-      init.metrics.transferBytes.inc({ direction: 'in', transport: 'libp2p' }, result.bytesReceived)
+      init.metrics.transferBytes.inc({ direction: 'in', transport: result.via }, result.bytesReceived)
       init.events.emit('sync_completed', {
         sha256: sha,
         path: landed.path,
         size: row.entry.size,
         checksumVerified: true,
-        via: 'libp2p',
-        sources: result.sourcesUsed,
+        via: result.via,
+        ...(result.after != null ? { fallbackFrom: result.after.via, fallbackReason: result.after.reason } : {}),
+        sources: result.staged.sources,
         bytesReceived: result.bytesReceived,
         resumedChunks: result.resumedChunks,
         badChunks: result.badChunks,
@@ -384,6 +415,32 @@ export class TransferManager {
     } finally {
       this.#loop.poke()
     }
+  }
+
+  /** Moves the bytes into staging over each transport in turn, until one succeeds. */
+  async #fetch(a: Active): Promise<Fetched> {
+    const { row, download, controller } = a
+    let after: Fetched['after']
+    let lastErr: unknown
+    for (const via of a.order) {
+      try {
+        if (via === 'bittorrent' && this.#init.fallback != null) {
+          const stagingPath = join(this.#init.stagingDir, row.staging)
+          const r = await this.#init.fallback.fetch(row.entry, () => this.#sources(row).map((s) => s.peer), stagingPath, controller.signal)
+          const staged = { entry: row.entry, stagingPath, digest: r.digest, chunkSize: r.chunkSize, chunkHashes: r.chunkHashes, sources: r.sources }
+          return { via, staged, bytesReceived: r.bytesReceived, resumedChunks: 0, badChunks: r.badChunks, after }
+        }
+        const result = await download.run(AbortSignal.any([controller.signal, a.libp2p.signal]))
+        const staged = { entry: row.entry, stagingPath: download.stagingPath, digest: result.digest, chunkSize: download.meta!.chunkSize, chunkHashes: download.chunkHashes!, sources: result.sourcesUsed }
+        return { via: 'libp2p', staged, bytesReceived: result.bytesReceived, resumedChunks: result.resumedChunks, badChunks: result.badChunks, after }
+      } catch (err) {
+        if (controller.signal.aborted) throw err
+        lastErr = err
+        after = { via, reason: errorMessage(err) }
+        this.#init.log.info({ path: row.entry.path, via, err: after.reason }, 'transport failed; the next one is tried')
+      }
+    }
+    throw lastErr
   }
 
   #backoff(attempt: number): number {

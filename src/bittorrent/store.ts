@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto'
+import { close, constants, fstat, fsync, ftruncate, open, read, write } from 'node:fs'
+import type { ChunkStore, ChunkStoreCallback, ChunkStoreConstructor, ChunkStoreOptions } from 'webtorrent'
+
+/**
+ * Chunk stores webtorrent reads and writes pieces through. Both are bound to
+ * one file meshsync names; the file names and paths in the torrent metadata
+ * are never used. webtorrent constructs a store inside an un-awaited async
+ * function, so nothing here throws from a constructor: a problem becomes an
+ * error on the first operation.
+ */
+
+type Range = { offset?: number; length?: number } | null
+
+function promisify<T>(fn: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err != null ? reject(err) : resolve(v))))
+}
+
+async function readExactly(fd: number, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const n = await promisify<number>((cb) => read(fd, buf, done, length - done, position + done, cb))
+    if (n === 0) throw new Error(`short read at ${position + done}`)
+    done += n
+  }
+  return buf
+}
+
+async function writeAll(fd: number, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < buf.byteLength) {
+    const n = await promisify<number>((cb) => write(fd, buf, done, buf.byteLength - done, position + done, cb))
+    done += n
+  }
+}
+
+function pieceSpan(index: number, pieceLength: number, total: number): { start: number; len: number } | undefined {
+  const start = index * pieceLength
+  if (!Number.isInteger(index) || index < 0 || start >= total) return undefined
+  return { start, len: Math.min(pieceLength, total - start) }
+}
+
+function rangeOf(index: number, pieceLength: number, total: number, opts: Range): { pos: number; len: number } | Error {
+  const span = pieceSpan(index, pieceLength, total)
+  if (span == null) return new Error(`piece ${index} out of range`)
+  const offset = opts?.offset ?? 0
+  const len = opts?.length ?? span.len - offset
+  if (offset < 0 || len < 0 || offset + len > span.len) return new Error(`range ${offset}+${len} outside piece ${index}`)
+  return { pos: span.start + offset, len }
+}
+
+export interface StagingStoreInit {
+  /** The staging file (created if missing; its size is set to `size`). */
+  path: string
+  /** What the catalog says the file's size is; metadata of another size is refused. */
+  size: number
+}
+
+/**
+ * Read-write store for a download: piece i lives at i * pieceLength of the
+ * staging file, the layout of the finished file, so what another transport
+ * already wrote there is found (and re-verified) by webtorrent at start.
+ * `close()` fsyncs.
+ */
+export function stagingStore(init: StagingStoreInit): ChunkStoreConstructor {
+  return class StagingStore implements ChunkStore {
+    readonly chunkLength: number
+    readonly #total: number
+    readonly #fd: Promise<number>
+    /** Pieces that may hold data: all of them when the file existed, none when it is new. */
+    readonly #maybe: Uint8Array
+    #closed = false
+
+    constructor(chunkLength: number, opts: ChunkStoreOptions) {
+      this.chunkLength = chunkLength
+      this.#total = opts.length
+      const n = Math.ceil(opts.length / chunkLength)
+      const maybe = new Uint8Array(n)
+      this.#maybe = maybe
+      this.#fd = (async () => {
+        if (opts.length !== init.size) throw new Error(`torrent length ${opts.length}, the catalog says ${init.size}`)
+        const fd = await promisify<number>((cb) => open(init.path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644, cb))
+        const st = await promisify<{ size: number }>((cb) => fstat(fd, cb))
+        if (st.size > 0) maybe.fill(1)
+        if (st.size !== init.size) await promisify<void>((c) => ftruncate(fd, init.size, (e) => c(e, undefined)))
+        return fd
+      })()
+      this.#fd.catch(() => {})
+    }
+
+    put(index: number, buf: Uint8Array, cb: ChunkStoreCallback = () => {}): void {
+      const span = pieceSpan(index, this.chunkLength, this.#total)
+      if (this.#closed || span == null || buf.byteLength !== span.len) {
+        queueMicrotask(() => cb(new Error(this.#closed ? 'store closed' : `piece ${index} of ${buf.byteLength} bytes does not fit`)))
+        return
+      }
+      this.#fd
+        .then((fd) => writeAll(fd, buf, span.start))
+        .then(() => {
+          this.#maybe[index] = 1
+          cb(null)
+        }, cb)
+    }
+
+    get(index: number, opts: Range | ChunkStoreCallback<Uint8Array>, cb?: ChunkStoreCallback<Uint8Array>): void {
+      const callback = (typeof opts === 'function' ? opts : cb)!
+      const range = rangeOf(index, this.chunkLength, this.#total, typeof opts === 'function' ? null : opts)
+      if (range instanceof Error || this.#closed || this.#maybe[index] !== 1) {
+        queueMicrotask(() => callback(range instanceof Error ? range : new Error(this.#closed ? 'store closed' : `piece ${index} not written yet`)))
+        return
+      }
+      this.#fd.then((fd) => readExactly(fd, range.len, range.pos)).then((b) => callback(null, b), callback)
+    }
+
+    close(cb: ChunkStoreCallback = () => {}): void {
+      if (this.#closed) {
+        queueMicrotask(() => cb(null))
+        return
+      }
+      this.#closed = true
+      this.#fd
+        .then(async (fd) => {
+          await promisify<void>((c) => fsync(fd, (e) => c(e, undefined)))
+          await promisify<void>((c) => close(fd, (e) => c(e, undefined)))
+        })
+        .then(() => cb(null), (err) => cb(err as Error))
+    }
+
+    /** Same as close: the staging file belongs to the transfer manager, never deleted here. */
+    destroy(cb: ChunkStoreCallback = () => {}): void {
+      this.close(cb)
+    }
+  }
+}
+
+export interface SeedStoreInit {
+  /** The file to serve (a data-dir file, or the snapshot served in place of a live database). */
+  path: string
+  size: number
+  /** SHA-1 of each piece (20 bytes each): every piece is checked once, on its first read. */
+  pieces?: Buffer
+  /** A piece no longer matches (the file changed or rotted): it is not served. */
+  onMismatch?: (index: number) => void
+  /** debug.corruptTorrents: changes the bytes as read (the metadata was built the same way). */
+  transform?: (buf: Buffer, offset: number, pieceLength: number) => void
+}
+
+/**
+ * Read-only store for seeding a file in place. Writes are refused, destroy
+ * never deletes. With `pieces`, a piece's SHA-1 is checked the first time any
+ * block of it is asked for, so rot at the source is not sent (as
+ * transfer.verifyOnSend does for libp2p).
+ */
+export function seedStore(init: SeedStoreInit): ChunkStoreConstructor {
+  return class SeedStore implements ChunkStore {
+    readonly chunkLength: number
+    readonly #total: number
+    readonly #fd: Promise<number>
+    readonly #verified: Uint8Array
+    readonly #checking = new Map<number, Promise<boolean>>()
+    #closed = false
+
+    constructor(chunkLength: number, opts: ChunkStoreOptions) {
+      this.chunkLength = chunkLength
+      this.#total = opts.length
+      this.#verified = new Uint8Array(Math.ceil(opts.length / chunkLength))
+      if (init.pieces == null) this.#verified.fill(1)
+      this.#fd = (async () => {
+        if (opts.length !== init.size) throw new Error(`torrent length ${opts.length}, the file has ${init.size}`)
+        const fd = await promisify<number>((cb) => open(init.path, constants.O_RDONLY | constants.O_NOFOLLOW, cb))
+        const st = await promisify<{ size: number }>((cb) => fstat(fd, cb))
+        if (st.size !== init.size) {
+          close(fd, () => {})
+          throw new Error(`${init.path} has ${st.size} bytes, expected ${init.size}`)
+        }
+        return fd
+      })()
+      this.#fd.catch(() => {})
+    }
+
+    put(_index: number, _buf: Uint8Array, cb: ChunkStoreCallback = () => {}): void {
+      queueMicrotask(() => cb(new Error('read-only store')))
+    }
+
+    get(index: number, opts: Range | ChunkStoreCallback<Uint8Array>, cb?: ChunkStoreCallback<Uint8Array>): void {
+      const callback = (typeof opts === 'function' ? opts : cb)!
+      const range = rangeOf(index, this.chunkLength, this.#total, typeof opts === 'function' ? null : opts)
+      if (range instanceof Error || this.#closed) {
+        queueMicrotask(() => callback(range instanceof Error ? range : new Error('store closed')))
+        return
+      }
+      this.#read(index, range.pos, range.len).then((b) => callback(null, b), callback)
+    }
+
+    async #read(index: number, pos: number, len: number): Promise<Buffer> {
+      const fd = await this.#fd
+      if (this.#verified[index] !== 1 && !(await this.#check(fd, index))) throw new Error(`piece ${index} no longer matches its hash`)
+      const buf = await readExactly(fd, len, pos)
+      init.transform?.(buf, pos, this.chunkLength)
+      return buf
+    }
+
+    #check(fd: number, index: number): Promise<boolean> {
+      let p = this.#checking.get(index)
+      if (p == null) {
+        p = (async () => {
+          const span = pieceSpan(index, this.chunkLength, this.#total)!
+          const buf = await readExactly(fd, span.len, span.start)
+          init.transform?.(buf, span.start, this.chunkLength)
+          const ok = createHash('sha1').update(buf).digest().equals(init.pieces!.subarray(index * 20, index * 20 + 20))
+          if (ok) this.#verified[index] = 1
+          else init.onMismatch?.(index)
+          return ok
+        })().finally(() => this.#checking.delete(index))
+        this.#checking.set(index, p)
+      }
+      return p
+    }
+
+    close(cb: ChunkStoreCallback = () => {}): void {
+      if (this.#closed) {
+        queueMicrotask(() => cb(null))
+        return
+      }
+      this.#closed = true
+      this.#fd.then((fd) => close(fd, () => cb(null)), () => cb(null))
+    }
+
+    destroy(cb: ChunkStoreCallback = () => {}): void {
+      this.close(cb)
+    }
+  }
+}

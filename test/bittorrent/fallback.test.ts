@@ -1,0 +1,145 @@
+import { copyFile, mkdtemp, readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import type { FileJson } from '../../src/node/read-models.js'
+import type { MeshsyncNode } from '../../src/node.js'
+import type { QuarantineRecord } from '../../src/quarantine/quarantine.js'
+import type { MeshsyncEvent } from '../../src/state/event-log.js'
+import { api, startNode, stopAll, waitFor } from '../helpers/cluster.js'
+import { BT_TEST, MiB, randomFile, sha256File, stagingOf } from './support.js'
+
+const SIZE = 64 * MiB
+
+/** The receiver knows `holders` hold `sha` with an infoHash, and their BitTorrent ports. */
+async function knownWithTorrent(dst: MeshsyncNode, sha: string, holders: MeshsyncNode[]): Promise<string> {
+  return waitFor(
+    'holders with their torrent and BitTorrent port known to the receiver',
+    () => {
+      let infoHash: string | undefined
+      for (const h of holders) {
+        const p = dst.view.get(h.peerId)
+        if (p?.state !== 'up' || (p.health?.btPort ?? 0) === 0 || !dst.view.holders(sha).includes(h.peerId)) return undefined
+        const e = [...p.entries.values()].find((x) => x.sha256 === sha)
+        if (e?.infoHash == null) return undefined
+        infoHash = e.infoHash
+      }
+      return infoHash
+    },
+    60_000,
+  )
+}
+
+const completed = async (n: MeshsyncNode, sha: string): Promise<MeshsyncEvent | undefined> =>
+  (await api<MeshsyncEvent[]>(n, '/events?type=sync_completed')).find((e) => e.sha256 === sha)
+
+describe('BitTorrent fallback between real nodes', () => {
+  let nodes: MeshsyncNode[] = []
+  afterEach(async () => {
+    await stopAll(nodes)
+    nodes = []
+  })
+  afterAll(async () => {
+    await stopAll(nodes)
+  })
+
+  it('moves a 64 MiB file over BitTorrent when the receiver’s libp2p path fails, and lands it like any other', async () => {
+    const src = await startNode({ name: 'bt-src', settings: BT_TEST })
+    nodes.push(src)
+    const dst = await startNode({ name: 'bt-dst', bootstrap: [src.addresses[0]!], settings: { ...BT_TEST, 'debug.libp2pFetch': false } })
+    nodes.push(dst)
+    const sha = await randomFile(join(src.layout.dataDir, 'big.bin'), SIZE)
+    const infoHash = await knownWithTorrent(dst, sha, [src])
+
+    // the contract: /files carries the infoHash, /status the BitTorrent port
+    const files = await api<FileJson[]>(src, '/files')
+    expect(files.find((f) => f.sha256 === sha)?.infoHash).toBe(infoHash)
+    expect((await api<{ bittorrentPort: number }>(src, '/status')).bittorrentPort).toBe(src.bittorrent!.port)
+    expect(src.bittorrent!.port).toBeGreaterThan(0)
+
+    const landed = await dst.fetch(sha, { signal: AbortSignal.timeout(120_000) })
+    expect(landed.path).toBe('big.bin')
+    expect(await sha256File(join(dst.layout.dataDir, 'big.bin'))).toBe(sha)
+    const done = await completed(dst, sha)
+    expect(done?.data).toMatchObject({ via: 'bittorrent', fallbackFrom: 'libp2p', checksumVerified: true })
+    expect(done?.data?.sources).toEqual([src.peerId])
+    // libp2p really was tried first and stalled
+    const stalled = (await api<MeshsyncEvent[]>(dst, '/events?type=sync_stalled')).filter((e) => e.sha256 === sha)
+    expect(stalled.some((e) => e.data?.via === 'libp2p')).toBe(true)
+    // staging is empty, the receiver's own entry carries the same infoHash (computed by itself), and it seeds it now
+    expect(await readdir(dst.layout.staging)).toEqual([])
+    expect(dst.manifest.get('big.bin')?.infoHash).toBe(infoHash)
+    await waitFor('the receiver seeds what it fetched', () => dst.bittorrent!.seeder.seeding().get(sha) === infoHash)
+    // nothing written anywhere but staging and the data dir (no /tmp/webtorrent, no metadata names)
+    expect((await readdir(dst.layout.dataDir)).sort()).toEqual(['.meshsync', 'big.bin'])
+  })
+
+  it('quarantines what a lying seeder sent (caught by the SHA-256 at landing) and fetches the file from an honest holder', async () => {
+    // the liar's torrents are built from its files with a byte flipped per piece: every piece passes SHA-1, the file is wrong
+    const liar = await startNode({ name: 'bt-liar', settings: { ...BT_TEST, 'debug.corruptTorrents': true } })
+    nodes.push(liar)
+    const dst = await startNode({ name: 'bt-dst2', bootstrap: [liar.addresses[0]!], settings: { ...BT_TEST, 'debug.libp2pFetch': false } })
+    nodes.push(dst)
+    const sha = await randomFile(join(liar.layout.dataDir, 'big.bin'), SIZE)
+    const badHash = await knownWithTorrent(dst, sha, [liar])
+
+    const fetching = dst.fetch(sha, { signal: AbortSignal.timeout(180_000) })
+    fetching.catch(() => {})
+    const q = await waitFor('the liar’s data quarantined', async () => (await api<QuarantineRecord[]>(dst, '/quarantine')).find((r) => r.expectedSha256 === sha), 90_000)
+    expect(q.reason).toMatch(/sha256 mismatch/)
+    expect(q.sourcePeer).toBe(liar.peerId)
+    expect(q.sha256).not.toBe(sha)
+    expect(dst.manifest.has(sha)).toBe(false)
+
+    // an honest holder of the same file appears; its torrent (another infoHash) is used, the liar's is not again
+    const honestDir = await mkdtemp(join(tmpdir(), 'meshsync-bt-honest-'))
+    await copyFile(join(liar.layout.dataDir, 'big.bin'), join(honestDir, 'big.bin'))
+    const honest = await startNode({ name: 'bt-honest', dataDir: honestDir, bootstrap: [liar.addresses[0]!], settings: BT_TEST })
+    nodes.push(honest)
+    const goodHash = await knownWithTorrent(dst, sha, [honest])
+    expect(goodHash).not.toBe(badHash)
+
+    const landed = await fetching
+    expect(await sha256File(join(dst.layout.dataDir, landed.path))).toBe(sha)
+    const done = await completed(dst, sha)
+    expect(done?.data).toMatchObject({ via: 'bittorrent', checksumVerified: true })
+    expect(done?.data?.sources).toEqual([honest.peerId])
+    expect(dst.manifest.bySha(sha)[0]?.infoHash).toBe(goodHash)
+    const failed = (await api<MeshsyncEvent[]>(dst, '/events?type=sync_failed')).filter((e) => e.sha256 === sha)
+    expect(failed.some((e) => e.data?.code === 'ERR_CHECKSUM')).toBe(true)
+  })
+
+  it('takes pieces from two holders at once', async () => {
+    const a = await startNode({ name: 'bt-a', settings: BT_TEST })
+    nodes.push(a)
+    const boot = [a.addresses[0]!]
+    const b = await startNode({ name: 'bt-b', bootstrap: boot, settings: BT_TEST })
+    nodes.push(b)
+    // the receiver has BitTorrent first for files this large, and no libp2p at all
+    const dst = await startNode({
+      name: 'bt-dst3',
+      bootstrap: boot,
+      settings: { ...BT_TEST, 'debug.libp2pFetch': false, 'bittorrent.requiredSize': 60 * MiB, 'bittorrent.preferForRequired': true },
+    })
+    nodes.push(dst)
+    const sha = await randomFile(join(a.layout.dataDir, 'big.bin'), SIZE)
+    await copyFile(join(a.layout.dataDir, 'big.bin'), join(b.layout.dataDir, 'big.bin'))
+    const infoHash = await knownWithTorrent(dst, sha, [a, b])
+    await waitFor('both seed it', () => a.bittorrent!.seeder.seeding().get(sha) === infoHash && b.bittorrent!.seeder.seeding().get(sha) === infoHash)
+
+    await dst.fetch(sha, { signal: AbortSignal.timeout(120_000) })
+    expect(await sha256File(join(dst.layout.dataDir, 'big.bin'))).toBe(sha)
+    const done = await completed(dst, sha)
+    // BitTorrent went first: no libp2p attempt, nothing stalled
+    expect(done?.data).toMatchObject({ via: 'bittorrent', checksumVerified: true })
+    expect(done?.data?.fallbackFrom).toBeUndefined()
+    expect([...((done?.data?.sources as string[] | undefined) ?? [])].sort()).toEqual([a.peerId, b.peerId].sort())
+    // both uploaded a real share of the file
+    const upA = a.bittorrent!.seeder.torrent(sha)!.uploaded
+    const upB = b.bittorrent!.seeder.torrent(sha)!.uploaded
+    expect(upA).toBeGreaterThan(SIZE / 16)
+    expect(upB).toBeGreaterThan(SIZE / 16)
+    expect(upA + upB).toBeGreaterThanOrEqual(SIZE)
+    expect(await readdir(stagingOf(dst.layout.dataDir))).toEqual([])
+  })
+})

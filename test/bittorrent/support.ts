@@ -1,0 +1,113 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Server } from 'bittorrent-tracker'
+
+/** Helpers of the BitTorrent tests: real files, a real tracker on loopback, aria2c. */
+
+export const MiB = 1024 * 1024
+
+/** Settings of the BitTorrent tests: replication off (every transfer is the test's), quick stall detection. */
+export const BT_TEST: Record<string, unknown> = {
+  'policies.solo.minCopies': 1,
+  'policies.solo.maxCopies': 1,
+  'transfer.stallSeconds': 3,
+  'transfer.backoffBaseSeconds': 0.5,
+  'transfer.backoffMaxSeconds': 2,
+  'transfer.retries': 20,
+}
+
+/** A file of random bytes, written in 4 MiB blocks; returns its SHA-256. */
+export async function randomFile(path: string, size: number): Promise<string> {
+  const fh = await open(path, 'w')
+  const h = createHash('sha256')
+  try {
+    for (let done = 0; done < size; ) {
+      const b = randomBytes(Math.min(4 * MiB, size - done))
+      h.update(b)
+      await fh.write(b)
+      done += b.length
+    }
+  } finally {
+    await fh.close()
+  }
+  return h.digest('hex')
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer)
+  return h.digest('hex')
+}
+
+export const HAS_ARIA2C = spawnSync('aria2c', ['--version'], { stdio: 'ignore' }).status === 0
+
+/** An HTTP-only bittorrent-tracker on loopback; `started` resolves when a client announces `infoHash`. */
+export async function startTracker(): Promise<{ url: string; server: Server; announced: (infoHash: string, port?: number) => Promise<void>; close: () => Promise<void> }> {
+  const server = new Server({ http: true, udp: false, ws: false, stats: false })
+  const seen: { infoHash: string; port: number }[] = []
+  const waiters: (() => void)[] = []
+  const note = (_addr: string, params: Record<string, unknown>): void => {
+    seen.push({ infoHash: String(params.info_hash), port: Number(params.port) })
+    for (const w of waiters.splice(0)) w()
+  }
+  server.on('start', note)
+  server.on('update', note)
+  server.on('complete', note)
+  server.on('error', () => {})
+  server.on('warning', () => {})
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const addr = server.http!.address()
+  const port = typeof addr === 'object' && addr != null ? addr.port : 0
+  return {
+    url: `http://127.0.0.1:${port}/announce`,
+    server,
+    announced: async (infoHash, p) => {
+      const deadline = Date.now() + 60_000
+      while (!seen.some((s) => s.infoHash === infoHash && (p == null || s.port === p))) {
+        if (Date.now() > deadline) throw new Error(`nobody announced ${infoHash} to the tracker within 60 s`)
+        await new Promise<void>((r) => {
+          waiters.push(r)
+          setTimeout(r, 500)
+        })
+      }
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }
+}
+
+/** aria2c flags that keep it inside the test: no DHT, no LPD, no PEX, quiet. */
+export const ARIA2C_BASE = [
+  '--enable-dht=false',
+  '--enable-dht6=false',
+  '--bt-enable-lpd=false',
+  '--enable-peer-exchange=false',
+  '--bt-save-metadata=false',
+  '--file-allocation=none',
+  '--summary-interval=0',
+  '--console-log-level=warn',
+  '--bt-tracker-connect-timeout=5',
+  '--bt-tracker-timeout=10',
+  '--bt-stop-timeout=120',
+]
+
+/** Runs aria2c; resolves with its exit code and output. */
+export function aria2c(args: string[], logFile?: string): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
+  const child = spawn('aria2c', [...ARIA2C_BASE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  const log = logFile != null ? createWriteStream(logFile, { flags: 'a' }) : undefined
+  const take = (d: Buffer): void => {
+    output = (output + d.toString()).slice(-20_000)
+    log?.write(d)
+  }
+  child.stdout?.on('data', take)
+  child.stderr?.on('data', take)
+  const done = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })))
+  return { child, done }
+}
+
+export function stagingOf(dataDir: string): string {
+  return join(dataDir, '.meshsync', 'staging')
+}
