@@ -32,6 +32,8 @@ export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
       // server-sent events: the backlog after ?since=, then live events
       const res = req.res
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+      // send the headers now: otherwise a subscriber sees nothing until the first event or ping (15 s)
+      res.flushHeaders()
       const types = req.query.get('type')?.split(',').filter((t) => t !== '')
       const send = (e: { id: number; type: string }): void => {
         if (types != null && types.length > 0 && !types.includes(e.type)) return
