@@ -111,3 +111,54 @@ export function aria2c(args: string[], logFile?: string): { child: ChildProcess;
 export function stagingOf(dataDir: string): string {
   return join(dataDir, '.meshsync', 'staging')
 }
+
+/** The compiled CLI (`npm run build` first). */
+export const CLI_JS = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'bin.js')
+
+export interface CliNode {
+  child: ChildProcess
+  api: string
+  get<T>(path: string): Promise<T>
+  /** SIGINT (a plain stop) and wait for the exit. */
+  stop(): Promise<void>
+}
+
+/** `meshsync start ARGS` as its own process, on loopback; resolves once its API answers. */
+export async function startCli(args: string[], apiPort: number, logFile?: string): Promise<CliNode> {
+  const api = `127.0.0.1:${apiPort}`
+  const child = spawn(process.execPath, [CLI_JS, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', api, '--local-cluster', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  if (logFile != null) child.stderr?.pipe(createWriteStream(logFile, { flags: 'a' }))
+  else child.stderr?.resume()
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`http://${api}${path}`, { signal: AbortSignal.timeout(10_000) })
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`)
+    return (await res.json()) as T
+  }
+  const node: CliNode = {
+    child,
+    api,
+    get,
+    stop: async () => {
+      if (child.exitCode != null) return
+      child.kill('SIGINT')
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      await exited
+      clearTimeout(t)
+    },
+  }
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode != null) throw new Error(`meshsync exited with ${child.exitCode} while starting`)
+    try {
+      await get('/status')
+      return node
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL')
+        throw new Error(`meshsync did not answer on ${api} within 30 s`)
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
