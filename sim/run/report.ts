@@ -8,7 +8,7 @@ export function buildReport(run: Run, invariants: SimReport['invariants'], bytes
   const s = run.plan.scenario
   const precise = run.nodes.every((n) => n.precise)
   const known = precise ? new Map(run.nodes.map((n) => [n.name, new Map([...n.firstSeen].map(([sha, at]) => [sha, at - obs.t0] as const))])) : undefined
-  const gossipMs = obs.gossipLatencies(known).map((v) => round(v, 1))
+  const gossipMs = (run.probe != null ? run.probe.latencies() : obs.gossipLatencies(known)).map((v) => round(v, 1))
   const transferMs = obs.transferMs.map((v) => round(v, 1))
 
   // failure detection: from a kill to the last live node marking the victim down
@@ -39,7 +39,7 @@ export function buildReport(run: Run, invariants: SimReport['invariants'], bytes
     stormFactor: bytesNeeded > 0 ? round(moved / bytesNeeded, 2) : null,
     gossipP50Ms: pct(gossipMs, 50),
     gossipP99Ms: pct(gossipMs, 99),
-    gossipMeasurement: precise ? 'exact (in-process hooks)' : `sampled every ${s.sampleEvery} s`,
+    gossipMeasurement: precise ? 'per file, exact (in-process hooks)' : `per manifest change, /status and /peers polled every ${run.probe?.everyMs ?? 0} ms`,
     transferP50Ms: pct(transferMs, 50),
     transferP99Ms: pct(transferMs, 99),
     failureDetectionMs: pct(detection, 50),

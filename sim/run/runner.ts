@@ -10,18 +10,20 @@ import { InProcessNode, ProcNode, SIM_BASE_SETTINGS, type SimNode } from '../har
 import { renderReportHtml } from '../report/html.js'
 import type { SimFault, SimReport } from '../report/types.js'
 import { loadScenario } from '../scenario/load.js'
+import type { Scenario } from '../scenario/schema.js'
 import { plan as makePlan, type Action, type Plan, type PlannedWrite } from '../scenario/plan.js'
 import { hashFile, DiskScanner, type DiskFile } from './disk-scan.js'
 import { convergence, corruptVisible, INVARIANTS, noDataLost, noStorm, nothingCorruptVisible, type Breach } from './invariants.js'
 import { Ledger } from './ledger.js'
+import { GossipProbe } from './gossip-probe.js'
 import { Observer } from './observer.js'
 import { buildReport } from './report.js'
 
 export type SimMode = 'inprocess' | 'processes' | 'netns'
 
 export interface SimOptions {
-  /** A scenario name (sim/scenarios/NAME.yaml) or a YAML file. */
-  scenario: string
+  /** A scenario name (sim/scenarios/NAME.yaml), a YAML file, or a parsed scenario (benchmarks). */
+  scenario: string | Scenario
   nodes?: number
   durationS?: number
   seed?: number
@@ -51,7 +53,7 @@ const KIND_OF: Record<string, Kind> = { sqlite: 'sqlite', npz: 'npz', model: 'mo
 
 /** Runs one scenario end to end and writes its report. */
 export async function runSim(o: SimOptions): Promise<SimOutcome> {
-  const { scenario, file } = loadScenario(o.scenario)
+  const { scenario, file } = typeof o.scenario === 'string' ? loadScenario(o.scenario) : { scenario: o.scenario, file: '(built by a benchmark)' }
   const p = makePlan(scenario, { seed: o.seed, nodes: o.nodes, durationS: o.durationS })
   const run = new Run(p, { ...o, mode: o.mode ?? scenario.mode }, file)
   return run.execute()
@@ -75,6 +77,8 @@ class Run {
   readonly chains = new Map<string, Promise<void>>()
   readonly log: (line: string) => void
   observer!: Observer
+  /** Gossip latency in processes and netns modes (in-process nodes are hooked instead). */
+  probe: GossipProbe | undefined
   net: NetnsNet | undefined
   workDir = ''
   scans = 0
@@ -186,6 +190,10 @@ class Run {
       ...this.plan.writes.map((w) => ({ kind: 'write' as const, t: w.t, w })),
       ...this.plan.actions.map((a) => ({ kind: 'action' as const, t: a.t, a })),
     ].sort((a, b) => a.t - b.t)
+    if (!this.nodes.every((n) => n.precise)) {
+      this.probe = new GossipProbe(Math.max(200, this.nodes.length * 25))
+      this.probe.start(this.nodes, () => this.observer.now())
+    }
     let sampling = true
     const sampler = (async () => {
       let i = 0
@@ -358,7 +366,8 @@ class Run {
     const files = new Map<string, number>()
     for (const [sha, holders] of this.observer.holders) {
       const f = this.ledger.bySha.get(sha)
-      if (f != null && holders.includes(n.name)) files.set(sha, f.minCopies)
+      // the files this loss puts under their minimum: the ones a repair must restore
+      if (f != null && holders.includes(n.name) && holders.length - 1 < f.minCopies) files.set(sha, f.minCopies)
     }
     this.losses.push({ t: this.observer.now(), node: n.name, peerIds: this.#peerIdsOf([n.name]), files })
   }
@@ -432,6 +441,7 @@ class Run {
     }
     // a last look: everything the nodes said since
     await this.#sample(false)
+    await this.probe?.stop()
   }
 
   async #finish(): Promise<SimOutcome> {
@@ -473,6 +483,7 @@ class Run {
   }
 
   async #teardown(): Promise<void> {
+    await this.probe?.stop()
     await Promise.all(this.nodes.map((n) => n.stop().catch(() => {})))
     await Promise.all(this.nodes.map((n) => n.closeProxy().catch(() => {})))
     await this.net?.destroy()
