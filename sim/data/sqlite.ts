@@ -44,11 +44,13 @@ export async function writeGamesDb(path: string, size: number, seed: number, lab
         games++
       }
     })
-    // about 2.6 KiB per game with its moves; grow in batches until the file is large enough
+    // grow in batches until the file is large enough, halving the step near the target
+    const empty = (db.pragma('page_count', { simple: true }) as number) * 4096
     for (;;) {
-      const pages = (db.pragma('page_count', { simple: true }) as number) * 4096
-      if (pages >= size) break
-      batch(Math.max(1, Math.min(200, Math.ceil((size - pages) / 2600))))
+      const bytes = (db.pragma('page_count', { simple: true }) as number) * 4096
+      if (bytes >= size) break
+      const perGame = games > 0 ? Math.max(1, (bytes - empty) / games) : 8000
+      batch(Math.max(1, Math.min(500, Math.floor((size - bytes) / perGame / 2))))
     }
   } finally {
     db.close()
