@@ -38,7 +38,7 @@ export interface DownloadInit {
   maxSources: number
   stallMs: number
   timeoutMs: number
-  /** Persist the resume map (called at most every 500 ms, and at the end). */
+  /** Persist the resume map (called every `pipeline` verified chunks or 500 ms, whichever comes first, and at the end). */
   persist: (have: Uint8Array, chunkHashes: Uint8Array) => void
   /** A chunk failed its hash: counted against the peer. */
   onBadChunk: (peer: string, index: number) => void
@@ -86,6 +86,8 @@ const SOURCE_COOLDOWN_MS = 5000
 const MAX_BAD_CHUNKS = 2
 const HAVE_POLL_MS = 500
 const PERSIST_MS = 500
+/** With no holder in sight, a download fails only after this long (or stallMs, if shorter). */
+const NO_SOURCE_GRACE_MS = 5000
 
 /**
  * Fetches one file from several holders at once into a staging file.
@@ -124,7 +126,8 @@ export class Download {
   #badChunks = 0
   #resumedChunks = 0
   #lastProgressMs = 0
-  #dirty = false
+  /** Chunks verified since the resume map was last persisted (a crash re-fetches at most these). */
+  #unsaved = 0
   #lastPersist = 0
   #controller = new AbortController()
   #done: { resolve: () => void; reject: (e: unknown) => void } | undefined
@@ -299,7 +302,8 @@ export class Download {
     }
     if (this.#sessions.size === 0 && this.#opening.size === 0) {
       const any = init.sources().filter((s) => !this.#banned.has(s.peer))
-      if (any.length === 0) {
+      // just after a (re)start no holder is known to be up yet: give health gossip a moment before giving up
+      if (any.length === 0 && now - this.#startedMs >= Math.min(init.stallMs, NO_SOURCE_GRACE_MS)) {
         this.#fail(new NotFoundError(`${this.entry.path}: no reachable holder of ${this.entry.sha256.slice(0, 12)}`))
         return
       }
@@ -434,12 +438,13 @@ export class Download {
         if (want > 0) {
           const chunks = this.#pick(s, want)
           if (chunks.length > 0) {
+            // claimed before waiting on the rate limits, so another source's pump does not pick the same chunks meanwhile
+            for (const i of chunks) s.inflight.add(i)
             for (const i of chunks) {
               const len = chunkLength(this.entry.size, this.#meta!.chunkSize, i)
               await init.limiter.take(len, this.entry.sha256, init.weight, signal)
               await init.peerLimiter(s.peer).take(len, this.entry.sha256, init.weight, signal)
             }
-            for (const i of chunks) s.inflight.add(i)
             await s.session.request(chunks, signal)
           }
         }
@@ -532,7 +537,7 @@ export class Download {
       }
       if (this.have!.get(index)) return
       this.have!.set(index)
-      this.#dirty = true
+      this.#unsaved++
       // whole-file hash, in order, straight from memory when this is the next chunk
       if (index === this.#hashCursor && this.#catchingUp == null) {
         this.#whole.update(data)
@@ -573,11 +578,11 @@ export class Download {
   }
 
   #persist(force: boolean): void {
-    if (!this.#dirty || this.have == null || this.#chunkHashes == null) return
+    if (this.#unsaved === 0 || this.have == null || this.#chunkHashes == null) return
     const now = this.#init.clock.now()
-    if (!force && now - this.#lastPersist < PERSIST_MS) return
+    if (!force && now - this.#lastPersist < PERSIST_MS && this.#unsaved < this.#init.pipeline) return
     this.#lastPersist = now
-    this.#dirty = false
+    this.#unsaved = 0
     this.#init.persist(this.have.bytes, this.#chunkHashes)
   }
 
