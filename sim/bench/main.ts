@@ -5,6 +5,7 @@
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   gossip: () => import('./gossip.js'),
   transfer: () => import('./transfer.js'),
+  bittorrent: () => import('./bittorrent.js'),
   fanout: () => import('./fanout.js'),
   failure: () => import('./failure.js'),
   replication: () => import('./replication.js'),

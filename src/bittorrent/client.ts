@@ -84,7 +84,7 @@ export class BtClient {
    * from these bytes; the store checks each piece on first read).
    */
   seed(torrent: Uint8Array, store: ChunkStoreConstructor): Torrent {
-    const t = this.#wt.add(torrent, { store, skipVerify: true, storeCacheSlots: 0, private: true, announce: this.#init.trackers, strategy: 'rarest' })
+    const t = this.#wt.add(torrent, { store, skipVerify: true, storeCacheSlots: 0, private: true, announce: this.#init.trackers })
     this.#guard(t)
     return t
   }
@@ -92,7 +92,8 @@ export class BtClient {
   /** Starts fetching the torrent `infoHash` into `store` (metadata comes from peers). */
   fetch(infoHash: string, store: ChunkStoreConstructor): Torrent {
     if (!isInfoHash(infoHash)) throw new TypeError('fetch takes a 40-hex-digit infoHash only')
-    const t = this.#wt.add(infoHash, { store, storeCacheSlots: 0, private: true, announce: this.#init.trackers, strategy: 'rarest' })
+    // 'sequential' (the default): 'rarest' measured 3 to 4 times slower on loopback (50-60 against 190-200 MB/s, 512 MiB)
+    const t = this.#wt.add(infoHash, { store, storeCacheSlots: 0, private: true, announce: this.#init.trackers, strategy: 'sequential' })
     this.#guard(t)
     return t
   }

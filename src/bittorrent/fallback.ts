@@ -12,6 +12,7 @@ import type { BtClient } from './client.js'
 import { btAddresses } from './peers.js'
 import { transportOrder, type TransportPolicy } from './policy.js'
 import { stagingStore } from './store.js'
+import type { StagedDigest } from './stream-digest.js'
 import type { TorrentCache } from './torrent-cache.js'
 import { isInfoHash, pieceLengthFor, readTorrentFile } from './torrent-meta.js'
 
@@ -98,9 +99,15 @@ export class BittorrentFallback implements TransferFallback {
       throw new NotFoundError(`${entry.path}: no holder of ${entry.sha256.slice(0, 12)} takes BitTorrent connections`)
     }
     init.log.info({ path: entry.path, infoHash }, 'fetching over BitTorrent')
+    const t0 = init.clock.now()
     const got = await this.#download(entry, infoHash, holders, stagingPath, signal)
-    // landing checks size and SHA-256 against the manifest; computed here (the staging file is in the page cache)
-    const digest = await digestFile(stagingPath, { signal })
+    const t1 = init.clock.now()
+    // landing checks size and SHA-256 against the manifest: computed as the pieces were written, or read again after a resume
+    const digest = got.digest ?? (await digestFile(stagingPath, { signal }))
+    init.log.info(
+      { path: entry.path, infoHash, sources: got.sources, metadataMs: got.metadataMs, downloadMs: t1 - t0, digestMs: init.clock.now() - t1, badPieces: got.badPieces },
+      'fetched over BitTorrent',
+    )
     if (digest.sha256 !== entry.sha256) {
       let set = this.#bad.get(entry.sha256)
       if (set == null) {
@@ -126,7 +133,7 @@ export class BittorrentFallback implements TransferFallback {
     holders: () => string[],
     stagingPath: string,
     signal: AbortSignal,
-  ): Promise<{ torrentFile: Uint8Array; sources: string[]; bytesReceived: number; badPieces: number }> {
+  ): Promise<{ torrentFile: Uint8Array; sources: string[]; bytesReceived: number; badPieces: number; metadataMs?: number; digest?: StagedDigest }> {
     const init = this.#init
     const started = init.clock.now()
     let lastProgress = started
@@ -136,7 +143,9 @@ export class BittorrentFallback implements TransferFallback {
     const banned = new Set<string>()
     const used = new Set<string>()
     let badPieces = 0
-    const t: Torrent = init.client.fetch(infoHash, stagingStore({ path: stagingPath, size: entry.size }))
+    let metadataMs: number | undefined
+    const staging = stagingStore({ path: stagingPath, size: entry.size })
+    const t: Torrent = init.client.fetch(infoHash, staging.Store)
     const who = (addr: string): string => byAddr.get(addr) ?? addr
 
     const addPeers = (): void => {
@@ -167,7 +176,7 @@ export class BittorrentFallback implements TransferFallback {
         // the store closes (fsync) before this resolves; the staging file stays for the next attempt or landing
         void init.client.remove(t).then(() => {
           if (err != null) reject(err)
-          else resolve({ torrentFile: t.torrentFile, sources: [...used].map(who), bytesReceived: t.received, badPieces })
+          else resolve({ torrentFile: t.torrentFile, sources: [...used].map(who), bytesReceived: t.received, badPieces, metadataMs, digest: staging.digest() })
         })
       }
       const onAbort = (): void => finish(signal.reason)
@@ -185,6 +194,7 @@ export class BittorrentFallback implements TransferFallback {
       t.once('infoHash', () => addPeers())
       t.once('metadata', () => {
         lastProgress = init.clock.now()
+        metadataMs = lastProgress - started
         const problem =
           t.length !== entry.size
             ? `length ${t.length}, the catalog says ${entry.size}`

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { close, constants, fstat, fsync, ftruncate, open, read, write } from 'node:fs'
 import type { ChunkStore, ChunkStoreCallback, ChunkStoreConstructor, ChunkStoreOptions } from 'webtorrent'
+import { StreamDigest, type StagedDigest } from './stream-digest.js'
 
 /**
  * Chunk stores webtorrent reads and writes pieces through. Both are bound to
@@ -57,20 +58,35 @@ export interface StagingStoreInit {
   size: number
 }
 
+export interface StagingStoreHandle {
+  Store: ChunkStoreConstructor
+  /**
+   * SHA-256 and chunk hashes of the file, computed in order as pieces were
+   * written (so landing needs no second read); undefined when the file held
+   * data from before (resumed) or is not complete.
+   */
+  digest(): StagedDigest | undefined
+}
+
 /**
  * Read-write store for a download: piece i lives at i * pieceLength of the
  * staging file, the layout of the finished file, so what another transport
  * already wrote there is found (and re-verified) by webtorrent at start.
  * `close()` fsyncs.
  */
-export function stagingStore(init: StagingStoreInit): ChunkStoreConstructor {
-  return class StagingStore implements ChunkStore {
+export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
+  let hasher: StreamDigest | undefined = new StreamDigest(init.size)
+  const Store = class StagingStore implements ChunkStore {
     readonly chunkLength: number
     readonly #total: number
     readonly #fd: Promise<number>
     /** Pieces that may hold data: all of them when the file existed, none when it is new. */
     readonly #maybe: Uint8Array
     #closed = false
+    /** Next piece to feed the digest, pieces written past it, and the work in order. */
+    #next = 0
+    readonly #written = new Set<number>()
+    #hashing: Promise<void> = Promise.resolve()
 
     constructor(chunkLength: number, opts: ChunkStoreOptions) {
       this.chunkLength = chunkLength
@@ -82,7 +98,11 @@ export function stagingStore(init: StagingStoreInit): ChunkStoreConstructor {
         if (opts.length !== init.size) throw new Error(`torrent length ${opts.length}, the catalog says ${init.size}`)
         const fd = await promisify<number>((cb) => open(init.path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644, cb))
         const st = await promisify<{ size: number }>((cb) => fstat(fd, cb))
-        if (st.size > 0) maybe.fill(1)
+        if (st.size > 0) {
+          maybe.fill(1)
+          // what is there already is verified by webtorrent, not written through here: no digest on the way
+          hasher = undefined
+        }
         if (st.size !== init.size) await promisify<void>((c) => ftruncate(fd, init.size, (e) => c(e, undefined)))
         return fd
       })()
@@ -99,18 +119,45 @@ export function stagingStore(init: StagingStoreInit): ChunkStoreConstructor {
         .then((fd) => writeAll(fd, buf, span.start))
         .then(() => {
           this.#maybe[index] = 1
+          this.#feed(index, buf)
           cb(null)
         }, cb)
+    }
+
+    /** Feeds the digest in file order: this piece now if it is next, else later from the file. */
+    #feed(index: number, buf: Uint8Array): void {
+      if (hasher == null || index < this.#next) return
+      this.#written.add(index)
+      const h = hasher
+      this.#hashing = this.#hashing
+        .then(async () => {
+          while (this.#written.has(this.#next)) {
+            const i = this.#next
+            const span = pieceSpan(i, this.chunkLength, this.#total)!
+            h.update(i === index ? buf : await readExactly(await this.#fd, span.len, span.start))
+            this.#written.delete(i)
+            this.#next++
+          }
+        })
+        .catch(() => {
+          hasher = undefined
+        })
     }
 
     get(index: number, opts: Range | ChunkStoreCallback<Uint8Array>, cb?: ChunkStoreCallback<Uint8Array>): void {
       const callback = (typeof opts === 'function' ? opts : cb)!
       const range = rangeOf(index, this.chunkLength, this.#total, typeof opts === 'function' ? null : opts)
-      if (range instanceof Error || this.#closed || this.#maybe[index] !== 1) {
-        queueMicrotask(() => callback(range instanceof Error ? range : new Error(this.#closed ? 'store closed' : `piece ${index} not written yet`)))
+      if (range instanceof Error || this.#closed) {
+        queueMicrotask(() => callback(range instanceof Error ? range : new Error('store closed')))
         return
       }
-      this.#fd.then((fd) => readExactly(fd, range.len, range.pos)).then((b) => callback(null, b), callback)
+      // after the open: it tells whether the file held data from before
+      this.#fd
+        .then((fd) => {
+          if (this.#maybe[index] !== 1) throw new Error(`piece ${index} not written yet`)
+          return readExactly(fd, range.len, range.pos)
+        })
+        .then((b) => callback(null, b), callback)
     }
 
     close(cb: ChunkStoreCallback = () => {}): void {
@@ -121,6 +168,7 @@ export function stagingStore(init: StagingStoreInit): ChunkStoreConstructor {
       this.#closed = true
       this.#fd
         .then(async (fd) => {
+          await this.#hashing
           await promisify<void>((c) => fsync(fd, (e) => c(e, undefined)))
           await promisify<void>((c) => close(fd, (e) => c(e, undefined)))
         })
@@ -132,6 +180,7 @@ export function stagingStore(init: StagingStoreInit): ChunkStoreConstructor {
       this.close(cb)
     }
   }
+  return { Store, digest: () => hasher?.result() }
 }
 
 export interface SeedStoreInit {
