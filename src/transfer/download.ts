@@ -10,6 +10,9 @@ import type { Logger } from '../util/log.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
 import type { RateLimiter } from './rate-limiter.js'
 
+/** At most this many chunk buffers per download (1 MiB chunks: 20 MiB). */
+const MAX_POOL_BUFFERS = 20
+
 export interface Source {
   peer: string
   /** Holds the whole file (else it is itself downloading it). */
@@ -369,7 +372,8 @@ export class Download {
     this.#order = Array.from({ length: n }, (_, i) => i)
     const swarm = this.#init.sources().some((s) => !s.complete)
     if (swarm) shuffle(this.#order)
-    const buffers = Math.min(n, this.#init.pipeline * this.#init.maxSources + 2)
+    // chunks in flight across all sources share one pool: bounded whatever the file size or the number of sources
+    const buffers = Math.min(n, this.#init.pipeline * this.#init.maxSources + 2, MAX_POOL_BUFFERS)
     for (let i = 0; i < buffers; i++) this.#pool.push(new Uint8Array(meta.chunkSize))
   }
 
