@@ -131,6 +131,8 @@ export class TransferManager {
   readonly #waiters = new Map<string, { resolve: (f: ManifestEntry) => void; reject: (e: unknown) => void }[]>()
   readonly #copies = new Map<string, number>()
   readonly #loop: Loop
+  #lastCleanMs = 0
+  #cleaning: Promise<void> | undefined
 
   constructor(init: TransferManagerInit) {
     this.#init = init
@@ -139,6 +141,7 @@ export class TransferManager {
 
   async start(): Promise<void> {
     await this.#cleanStaging()
+    this.#lastCleanMs = this.#init.clock.now()
     // after a crash, what was active is queued again (it resumes from its chunk map)
     for (const row of this.#init.store.all()) {
       if (row.state === 'active') this.#init.store.setState(row.entry.sha256, { state: 'queued', attempts: row.attempts, nextAttemptMs: 0 }, this.#init.clock.now())
@@ -269,6 +272,15 @@ export class TransferManager {
   #tick(): void {
     const now = this.#init.clock.now()
     const cfg = this.#init.config
+    // abandoned staging files go while the node runs too, not only at the next start
+    if (this.#cleaning == null && now - this.#lastCleanMs >= Math.min(60_000, cfg.stagingMaxAgeSeconds * 1000)) {
+      this.#lastCleanMs = now
+      this.#cleaning = this.#cleanStaging()
+        .catch((err) => this.#init.log.warn({ err: errorMessage(err) }, 'staging cleanup failed'))
+        .finally(() => {
+          this.#cleaning = undefined
+        })
+    }
     const ready = this.#init.store
       .all()
       .filter((r) => (r.state === 'queued' || r.state === 'waiting') && r.nextAttemptMs <= now && !this.#active.has(r.entry.sha256))
@@ -464,18 +476,20 @@ export class TransferManager {
     const init = this.#init
     const now = init.clock.now()
     const maxAge = init.config.stagingMaxAgeSeconds * 1000
-    const rows = new Map(init.store.all().map((r) => [r.staging, r]))
-    for (const r of rows.values()) {
-      if (r.state === 'failed' && now - r.updatedMs > maxAge) {
-        init.store.delete(r.entry.sha256)
-        rows.delete(r.staging)
-      }
-    }
+    // the folder first, then the rows: a transfer's row is written before its staging file, so a file listed here has its row below
     let names: string[] = []
     try {
       names = await readdir(init.stagingDir)
     } catch {
-      return
+      names = []
+    }
+    const rows = new Map(init.store.all().map((r) => [r.staging, r]))
+    for (const r of rows.values()) {
+      if (r.state === 'failed' && now - r.updatedMs > maxAge && !this.#active.has(r.entry.sha256)) {
+        init.store.delete(r.entry.sha256)
+        rows.delete(r.staging)
+        this.#init.log.info({ path: r.entry.path, sha256: r.entry.sha256 }, 'dropped a transfer abandoned for longer than stagingMaxAgeSeconds')
+      }
     }
     for (const name of names) {
       if (rows.has(name)) continue

@@ -53,6 +53,38 @@ describe('resume in process: a transfer that failed after its last chunk', () =>
   })
 })
 
+describe('abandoned staging files while the node runs', () => {
+  let src: MeshsyncNode | undefined
+  let dst: MeshsyncNode
+  afterAll(async () => {
+    await stopAll([src, dst])
+  })
+
+  it('a transfer given up longer than stagingMaxAgeSeconds ago loses its row and staging file without a restart', async () => {
+    const settings = { ...NO_REPLICATION, 'bittorrent.enabled': false }
+    src = await startNode({ name: 'ab-src', settings })
+    dst = await startNode({
+      name: 'ab-dst',
+      bootstrap: [src.addresses[0]!],
+      settings: { ...settings, 'bandwidth.download': 8 * MiB, 'transfer.retries': 0, 'transfer.stagingMaxAgeSeconds': 1 },
+    })
+    await waitFor('the source up in the receiver view', () => dst.view.get(src!.peerId)?.state === 'up')
+    const data = randomBytes(24 * MiB)
+    const sha = sha256Of(data)
+    await writeFile(join(src.layout.dataDir, 'gone.bin'), data)
+    await waitFor('announced', () => dst.view.holders(sha).includes(src!.peerId))
+    const fetched = dst.fetch(sha).catch((e: unknown) => e)
+    await waitFor('some progress', () => (dst.transfers.progress(sha)?.chunksDone ?? 0) >= 3, 30_000, 20)
+    // the only holder leaves: the transfer is given up (retries 0), its staging file kept for a while
+    await src.stop()
+    src = undefined
+    expect(await fetched).toBeInstanceOf(Error)
+    expect(dst.transfers.list().find((t) => t.sha256 === sha)?.state).toBe('failed')
+    expect(await readdir(dst.layout.staging)).toEqual([`${sha}.part`])
+    await waitFor('the abandoned staging file and its row removed', async () => (await readdir(dst.layout.staging)).length === 0 && dst.transfers.list().length === 0, 15_000)
+  })
+})
+
 describe('resume in process mode: kill -9 of the receiver, of a source, and abandoned staging files', () => {
   const RATE = 24 * MiB
   const SIZE = 48 * MiB + 4321
