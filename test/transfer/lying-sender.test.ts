@@ -26,7 +26,7 @@ describe('a lying sender', () => {
   let dst: MeshsyncNode
   beforeAll(async () => {
     // the honest holder is capped so the download lasts long enough for both holders to be asked
-    honest = await startNode({ name: 'ly-honest', settings: { ...NO_REPLICATION, 'bandwidth.upload': 16 * MiB } })
+    honest = await startNode({ name: 'ly-honest', settings: { ...NO_REPLICATION, 'bandwidth.upload': 8 * MiB } })
     const boot = [honest.addresses[0]!]
     liar = await startNode({ name: 'ly-liar', bootstrap: boot, settings: { ...NO_REPLICATION, 'debug.corruptServeRate': 1 } })
     dst = await startNode({ name: 'ly-dst', bootstrap: boot, settings: { ...NO_REPLICATION, 'transfer.pipelinePerSource': PIPELINE } })
