@@ -51,6 +51,9 @@ function rangeOf(index: number, pieceLength: number, total: number, opts: Range)
   return { pos: span.start + offset, len }
 }
 
+/** Bytes of early pieces kept in memory for the streaming digest (beyond it they are read back). */
+const MAX_AHEAD_BYTES = 32 * 1024 * 1024
+
 export interface StagingStoreInit {
   /** The staging file (created if missing; its size is set to `size`). */
   path: string
@@ -83,10 +86,11 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
     /** Pieces that may hold data: all of them when the file existed, none when it is new. */
     readonly #maybe: Uint8Array
     #closed = false
-    /** Next piece to feed the digest, pieces written past it, and the work in order. */
+    /** Next piece to feed the digest; pieces written past it (their bytes while few, else read back later). */
     #next = 0
-    readonly #written = new Set<number>()
-    #hashing: Promise<void> = Promise.resolve()
+    readonly #ahead = new Map<number, Uint8Array | null>()
+    #aheadBytes = 0
+    #hashing: Promise<void> | undefined
 
     constructor(chunkLength: number, opts: ChunkStoreOptions) {
       this.chunkLength = chunkLength
@@ -124,24 +128,40 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
         }, cb)
     }
 
-    /** Feeds the digest in file order: this piece now if it is next, else later from the file. */
+    /** Feeds the digest in file order: pieces that arrive early wait (in memory up to a bound, else on disk). */
     #feed(index: number, buf: Uint8Array): void {
-      if (hasher == null || index < this.#next) return
-      this.#written.add(index)
-      const h = hasher
-      this.#hashing = this.#hashing
-        .then(async () => {
-          while (this.#written.has(this.#next)) {
-            const i = this.#next
-            const span = pieceSpan(i, this.chunkLength, this.#total)!
-            h.update(i === index ? buf : await readExactly(await this.#fd, span.len, span.start))
-            this.#written.delete(i)
-            this.#next++
+      if (hasher == null || index < this.#next || this.#ahead.has(index)) return
+      const keep = this.#aheadBytes + buf.byteLength <= MAX_AHEAD_BYTES
+      this.#ahead.set(index, keep ? buf : null)
+      if (keep) this.#aheadBytes += buf.byteLength
+      this.#kick()
+    }
+
+    #kick(): void {
+      if (this.#hashing != null) return
+      this.#hashing = this.#drain().finally(() => {
+        this.#hashing = undefined
+        // a piece that came in as the drain ended
+        if (hasher != null && this.#ahead.has(this.#next)) this.#kick()
+      })
+    }
+
+    async #drain(): Promise<void> {
+      try {
+        for (let b = this.#ahead.get(this.#next); b !== undefined && hasher != null; b = this.#ahead.get(this.#next)) {
+          this.#ahead.delete(this.#next)
+          if (b != null) this.#aheadBytes -= b.byteLength
+          else {
+            const span = pieceSpan(this.#next, this.chunkLength, this.#total)!
+            b = await readExactly(await this.#fd, span.len, span.start)
           }
-        })
-        .catch(() => {
-          hasher = undefined
-        })
+          hasher.update(b)
+          this.#next++
+        }
+      } catch {
+        hasher = undefined
+        this.#ahead.clear()
+      }
     }
 
     get(index: number, opts: Range | ChunkStoreCallback<Uint8Array>, cb?: ChunkStoreCallback<Uint8Array>): void {
@@ -168,7 +188,8 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
       this.#closed = true
       this.#fd
         .then(async (fd) => {
-          await this.#hashing
+          while (this.#hashing != null) await this.#hashing
+          this.#ahead.clear()
           await promisify<void>((c) => fsync(fd, (e) => c(e, undefined)))
           await promisify<void>((c) => close(fd, (e) => c(e, undefined)))
         })

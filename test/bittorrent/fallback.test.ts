@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, readdir } from 'node:fs/promises'
+import { copyFile, mkdtemp, open, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -107,6 +107,33 @@ describe('BitTorrent fallback between real nodes', () => {
     expect(dst.manifest.bySha(sha)[0]?.infoHash).toBe(goodHash)
     const failed = (await api<MeshsyncEvent[]>(dst, '/events?type=sync_failed')).filter((e) => e.sha256 === sha)
     expect(failed.some((e) => e.data?.code === 'ERR_CHECKSUM')).toBe(true)
+  })
+
+  it('resumes from what an earlier attempt left in the staging file', async () => {
+    const src = await startNode({ name: 'bt-src4', settings: BT_TEST })
+    nodes.push(src)
+    const dst = await startNode({ name: 'bt-dst4', bootstrap: [src.addresses[0]!], settings: { ...BT_TEST, 'debug.libp2pFetch': false } })
+    nodes.push(dst)
+    const sha = await randomFile(join(src.layout.dataDir, 'big.bin'), SIZE)
+    await knownWithTorrent(dst, sha, [src])
+    // the first 40 MiB already staged (as a stalled libp2p attempt leaves them), the rest absent
+    const staged = join(dst.layout.staging, `${sha}.part`)
+    const fh = await open(staged, 'w')
+    const from = await open(join(src.layout.dataDir, 'big.bin'), 'r')
+    const head = Buffer.alloc(40 * MiB)
+    await from.read(head, 0, head.length, 0)
+    await fh.write(head, 0, head.length, 0)
+    await fh.truncate(SIZE)
+    await fh.close()
+    await from.close()
+
+    await dst.fetch(sha, { signal: AbortSignal.timeout(120_000) })
+    expect(await sha256File(join(dst.layout.dataDir, 'big.bin'))).toBe(sha)
+    const done = await completed(dst, sha)
+    expect(done?.data).toMatchObject({ via: 'bittorrent', checksumVerified: true })
+    // only the missing 24 MiB (plus protocol bytes) came over the wire
+    expect(done?.data?.bytesReceived as number).toBeGreaterThan(24 * MiB)
+    expect(done?.data?.bytesReceived as number).toBeLessThan(30 * MiB)
   })
 
   it('takes pieces from two holders at once', async () => {

@@ -59,6 +59,19 @@ describe('BitTorrent stores and the streaming digest', () => {
     await expect(put(other, 0, data.subarray(0, pl))).rejects.toThrow(/catalog says/)
   })
 
+  it('digests pieces written concurrently in reverse order, beyond what it keeps in memory', async () => {
+    const size = 40 * MiB + 3
+    const data = randomBytes(size)
+    const path = join(dir, 'reverse.part')
+    const h = stagingStore({ path, size })
+    const s = new h.Store(MiB, opts(size))
+    const order = Array.from({ length: 41 }, (_, i) => 40 - i)
+    await Promise.all(order.map((i) => put(s, i, data.subarray(i * MiB, Math.min(size, (i + 1) * MiB)))))
+    await close(s)
+    expect(h.digest()?.sha256).toBe(await sha256File(path))
+    expect((await digestFile(path)).chunkHashes.equals(h.digest()!.chunkHashes)).toBe(true)
+  })
+
   it('gives no streaming digest for a staging file that held data already (a resume reads it again)', async () => {
     const path = join(dir, 'resumed.part')
     await writeFile(path, randomBytes(2 * MiB))
