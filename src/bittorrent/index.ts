@@ -64,10 +64,10 @@ export class Bittorrent {
    * built once and cached), or undefined below bittorrent.preferredSize.
    * Never throws but for an abort: a file without a torrent still moves over libp2p.
    */
-  async infoHashFor(path: string, sha256: string, size: number, signal: AbortSignal): Promise<string | undefined> {
+  async infoHashFor(path: string, sha256: string, size: number, signal: AbortSignal, verified = false): Promise<string | undefined> {
     if (size < this.#minSize) return undefined
     try {
-      return (await this.cache.ensure(path, sha256, size, signal)).infoHash
+      return (await this.cache.ensure(path, sha256, size, signal, verified)).infoHash
     } catch (err) {
       if (isAbort(err) || signal.aborted) throw err
       this.#log.warn({ path, err: errorMessage(err) }, 'no torrent for a file; it moves over libp2p only')
@@ -75,9 +75,9 @@ export class Bittorrent {
     }
   }
 
-  /** The landing hook: this node's own infoHash of verified staged bytes. */
+  /** The landing hook: this node's own infoHash of staged bytes whose SHA-256 landing has just checked. */
   landingInfoHash(stagingPath: string, entry: ManifestEntry, signal: AbortSignal): Promise<string | undefined> {
-    return this.infoHashFor(stagingPath, entry.sha256, entry.size, signal)
+    return this.infoHashFor(stagingPath, entry.sha256, entry.size, signal, true)
   }
 
   /** A magnet link for a file this node seeds, with the configured trackers. */
@@ -121,7 +121,8 @@ export async function startBittorrent(init: BittorrentInit): Promise<Bittorrent 
   }
   const transform = cfg.debug.corruptTorrents ? corruptEveryPiece : undefined
   const cache = new TorrentCache(join(init.stateDir, 'torrents'), transform)
-  await cache.open()
+  // torrents of content this node no longer holds are dropped (before any transfer runs)
+  await cache.open((sha) => init.manifest.has(sha))
   const seeder = new Seeder({
     client,
     cache,

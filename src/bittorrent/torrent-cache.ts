@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../util/fs.js'
 import { createTorrentMeta, readTorrentFile, torrentFile, type CreateOptions, type TorrentMeta } from './torrent-meta.js'
@@ -20,8 +20,14 @@ export class TorrentCache {
     this.#transform = transform
   }
 
-  async open(): Promise<void> {
+  /** Creates the folder, and removes the torrents of content not in `keep` (files no longer held). */
+  async open(keep?: (sha256: string) => boolean): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
+    if (keep == null) return
+    for (const name of await readdir(this.#dir)) {
+      const m = /^([0-9a-f]{64})\.torrent$/.exec(name)
+      if (m == null || !keep(m[1]!)) await rm(join(this.#dir, name), { force: true })
+    }
   }
 
   #file(sha256: string): string {
@@ -49,14 +55,18 @@ export class TorrentCache {
     }
   }
 
-  /** The torrent of the file at `path` (whose content is `sha256`), built if not cached. */
-  async ensure(path: string, sha256: string, size: number, signal?: AbortSignal): Promise<TorrentMeta> {
+  /**
+   * The torrent of the file at `path` (whose content is `sha256`), built if
+   * not cached. `verified`: the file's SHA-256 was just checked (landing), so
+   * the build does not hash it again.
+   */
+  async ensure(path: string, sha256: string, size: number, signal?: AbortSignal, verified = false): Promise<TorrentMeta> {
     const cached = await this.get(sha256, size)
     if (cached != null) return cached
     let p = this.#building.get(sha256)
     if (p == null) {
       p = (async () => {
-        const meta = await createTorrentMeta(path, { sha256, signal, transform: this.#transform })
+        const meta = await createTorrentMeta(path, { sha256, signal, transform: this.#transform, verified })
         if (meta.length !== size) throw new Error(`${path} has ${meta.length} bytes, the catalog says ${size}`)
         await this.put(meta)
         return meta

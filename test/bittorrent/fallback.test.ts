@@ -109,6 +109,28 @@ describe('BitTorrent fallback between real nodes', () => {
     expect(failed.some((e) => e.data?.code === 'ERR_CHECKSUM')).toBe(true)
   })
 
+  it('keeps libp2p first from preferredSize on, leaves smaller files without a torrent, and gives what libp2p landed its own infoHash', async () => {
+    const settings = { ...BT_TEST, 'bittorrent.preferredSize': 2 * MiB }
+    const src = await startNode({ name: 'bt-src5', settings })
+    nodes.push(src)
+    const dst = await startNode({ name: 'bt-dst5', bootstrap: [src.addresses[0]!], settings })
+    nodes.push(dst)
+    const small = await randomFile(join(src.layout.dataDir, 'small.bin'), 2 * MiB - 1)
+    const large = await randomFile(join(src.layout.dataDir, 'large.bin'), 3 * MiB)
+    const infoHash = await knownWithTorrent(dst, large, [src])
+    await waitFor('the small file known', () => dst.view.holders(small).includes(src.peerId))
+    expect(dst.view.entryFor(small)?.infoHash).toBeUndefined()
+    expect((await api<FileJson[]>(dst, '/files')).find((f) => f.sha256 === small)?.infoHash).toBeUndefined()
+
+    await dst.fetch(large, { signal: AbortSignal.timeout(60_000) })
+    await dst.fetch(small, { signal: AbortSignal.timeout(60_000) })
+    expect((await completed(dst, large))?.data).toMatchObject({ via: 'libp2p' })
+    expect((await completed(dst, small))?.data).toMatchObject({ via: 'libp2p' })
+    // built from the landed bytes by the receiver itself: the same infoHash every holder has
+    expect(dst.manifest.get('large.bin')?.infoHash).toBe(infoHash)
+    expect(dst.manifest.get('small.bin')?.infoHash).toBeUndefined()
+  })
+
   it('resumes from what an earlier attempt left in the staging file', async () => {
     const src = await startNode({ name: 'bt-src4', settings: BT_TEST })
     nodes.push(src)
