@@ -162,10 +162,18 @@ class Run {
     const deadline = Date.now() + Math.max(60_000, this.nodes.length * 3000)
     for (;;) {
       const snaps = await Promise.all(this.nodes.map((n) => n.snapshot().catch(() => undefined)))
-      const ready = snaps.filter((s) => s != null && s.peers.filter((p) => p.state === 'up').length >= want).length
-      if (ready === this.nodes.length) break
-      if (Date.now() > deadline) throw new Error(`the cluster did not form: ${ready} of ${this.nodes.length} nodes see all the others up`)
-      await sleep(500)
+      const up = snaps.map((s) => (s == null ? 0 : s.peers.filter((p) => p.state === 'up').length)).sort((a, b) => a - b)
+      if (up[0]! >= want) break
+      if (Date.now() > deadline) {
+        const summary = `fewest peers up ${up[0]}, median ${up[Math.floor(up.length / 2)]}, of ${want}`
+        // at scale a full view can lag; go on when every node sees most of the others, and say so
+        if (up[0]! >= Math.ceil(want * 0.8)) {
+          this.log(`sim: warning: the cluster has not fully formed (${summary}); starting anyway`)
+          break
+        }
+        throw new Error(`the cluster did not form within ${Math.round((deadline - t) / 1000)} s: ${summary}`)
+      }
+      await sleep(1000)
     }
     this.observer = new Observer(Date.now(), this.ledger)
     for (const n of this.nodes) this.observer.noteStart(n)
