@@ -393,7 +393,7 @@ export class Download {
     this.#poolWaiters.shift()?.()
   }
 
-  /** Chunks for session `s`: not held, not in flight elsewhere (except in the endgame), that it has; rarest first. */
+  /** Chunks for session `s`: not held, not in flight elsewhere (except in the endgame, when it is idle), that it has; rarest first. */
   #pick(s: SessionState, count: number): number[] {
     const have = this.have!
     const out: number[] = []
@@ -420,7 +420,11 @@ export class Download {
     }
     if (partials.length > 0) candidates.sort((a, b) => rarity(a) - rarity(b) || Number(inflightAnywhere.has(a)) - Number(inflightAnywhere.has(b)))
     else candidates.sort((a, b) => Number(inflightAnywhere.has(a)) - Number(inflightAnywhere.has(b)))
-    for (const i of candidates) {
+    // endgame: a chunk already in flight elsewhere is asked for again only by a session that has nothing
+    // else to do, and only two at a time (so equally fast sources do not fetch the tail twice)
+    const unique = candidates.filter((i) => !inflightAnywhere.has(i))
+    const list = unique.length > 0 ? unique : s.inflight.size === 0 ? candidates.slice(0, 2) : []
+    for (const i of list) {
       if (out.length >= count) break
       out.push(i)
     }
