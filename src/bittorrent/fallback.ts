@@ -176,7 +176,11 @@ export class BittorrentFallback implements TransferFallback {
         // the store closes (fsync) before this resolves; the staging file stays for the next attempt or landing
         void init.client.remove(t).then(() => {
           if (err != null) reject(err)
-          else resolve({ torrentFile: t.torrentFile, sources: [...used].map(who), bytesReceived: t.received, badPieces, metadataMs, digest: staging.digest() })
+          else
+            staging.digest().then(
+              (digest) => resolve({ torrentFile: t.torrentFile, sources: [...used].map(who), bytesReceived: t.received, badPieces, metadataMs, digest }),
+              reject,
+            )
         })
       }
       const onAbort = (): void => finish(signal.reason)

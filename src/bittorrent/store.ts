@@ -68,7 +68,7 @@ export interface StagingStoreHandle {
    * written (so landing needs no second read); undefined when the file held
    * data from before (resumed) or is not complete.
    */
-  digest(): StagedDigest | undefined
+  digest(): Promise<StagedDigest | undefined>
 }
 
 /**
@@ -201,7 +201,7 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
       this.close(cb)
     }
   }
-  return { Store, digest: () => hasher?.result() }
+  return { Store, digest: async () => hasher?.result() }
 }
 
 export interface SeedStoreInit {
@@ -216,10 +216,14 @@ export interface SeedStoreInit {
   transform?: (buf: Buffer, offset: number, pieceLength: number) => void
 }
 
+/** Bytes of whole pieces a seed store keeps (the blocks of a piece are asked for one after another). */
+const SEED_CACHE_BYTES = 16 * 1024 * 1024
+
 /**
  * Read-only store for seeding a file in place. Writes are refused, destroy
- * never deletes. With `pieces`, a piece's SHA-1 is checked the first time any
- * block of it is asked for, so rot at the source is not sent (as
+ * never deletes. A piece is read whole when its first block is asked for and
+ * kept for its other blocks (a few pieces at most). With `pieces`, its SHA-1
+ * is checked on that first read, so rot at the source is not sent (as
  * transfer.verifyOnSend does for libp2p).
  */
 export function seedStore(init: SeedStoreInit): ChunkStoreConstructor {
@@ -228,7 +232,10 @@ export function seedStore(init: SeedStoreInit): ChunkStoreConstructor {
     readonly #total: number
     readonly #fd: Promise<number>
     readonly #verified: Uint8Array
-    readonly #checking = new Map<number, Promise<boolean>>()
+    readonly #loading = new Map<number, Promise<Buffer>>()
+    /** Whole pieces read lately, oldest first. */
+    readonly #recent = new Map<number, Buffer>()
+    #recentBytes = 0
     #closed = false
 
     constructor(chunkLength: number, opts: ChunkStoreOptions) {
@@ -265,27 +272,46 @@ export function seedStore(init: SeedStoreInit): ChunkStoreConstructor {
 
     async #read(index: number, pos: number, len: number): Promise<Buffer> {
       const fd = await this.#fd
-      if (this.#verified[index] !== 1 && !(await this.#check(fd, index))) throw new Error(`piece ${index} no longer matches its hash`)
+      const start = index * this.chunkLength
+      let piece = this.#recent.get(index)
+      // a piece not checked yet, or the first block of one: read it whole
+      if (piece == null && (this.#verified[index] !== 1 || pos === start)) piece = await this.#load(fd, index)
+      if (piece != null) return piece.subarray(pos - start, pos - start + len)
       const buf = await readExactly(fd, len, pos)
       init.transform?.(buf, pos, this.chunkLength)
       return buf
     }
 
-    #check(fd: number, index: number): Promise<boolean> {
-      let p = this.#checking.get(index)
+    #load(fd: number, index: number): Promise<Buffer> {
+      let p = this.#loading.get(index)
       if (p == null) {
         p = (async () => {
           const span = pieceSpan(index, this.chunkLength, this.#total)!
           const buf = await readExactly(fd, span.len, span.start)
           init.transform?.(buf, span.start, this.chunkLength)
-          const ok = createHash('sha1').update(buf).digest().equals(init.pieces!.subarray(index * 20, index * 20 + 20))
-          if (ok) this.#verified[index] = 1
-          else init.onMismatch?.(index)
-          return ok
-        })().finally(() => this.#checking.delete(index))
-        this.#checking.set(index, p)
+          if (this.#verified[index] !== 1) {
+            if (!createHash('sha1').update(buf).digest().equals(init.pieces!.subarray(index * 20, index * 20 + 20))) {
+              init.onMismatch?.(index)
+              throw new Error(`piece ${index} no longer matches its hash`)
+            }
+            this.#verified[index] = 1
+          }
+          this.#remember(index, buf)
+          return buf
+        })().finally(() => this.#loading.delete(index))
+        this.#loading.set(index, p)
       }
       return p
+    }
+
+    #remember(index: number, buf: Buffer): void {
+      this.#recent.set(index, buf)
+      this.#recentBytes += buf.length
+      for (const [i, b] of this.#recent) {
+        if (this.#recentBytes <= SEED_CACHE_BYTES || this.#recent.size <= 1) break
+        this.#recent.delete(i)
+        this.#recentBytes -= b.length
+      }
     }
 
     close(cb: ChunkStoreCallback = () => {}): void {
@@ -294,6 +320,7 @@ export function seedStore(init: SeedStoreInit): ChunkStoreConstructor {
         return
       }
       this.#closed = true
+      this.#recent.clear()
       this.#fd.then((fd) => close(fd, () => cb(null)), () => cb(null))
     }
 

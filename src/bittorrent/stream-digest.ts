@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto'
+import { createHash, webcrypto, type Hash } from 'node:crypto'
 import { chunkRoot, chunkSizeFor } from '../../protocols/blob/chunks.js'
 
 /** What landing needs of a staged file: its SHA-256 and the catalog's chunk hashes. */
@@ -12,7 +12,9 @@ export interface StagedDigest {
 /**
  * The catalog's digest of a file (as src/catalog/hasher.ts computes it:
  * whole SHA-256, and SHA-256 of each chunk of `chunkSizeFor(size)`), fed
- * with the file's bytes in order, in pieces of any size.
+ * with the file's bytes in order, in pieces of any size. The whole-file hash
+ * runs here; a chunk that lies whole in one update is hashed on the thread
+ * pool (WebCrypto), off the event loop that also runs the download.
  */
 export class StreamDigest {
   readonly #size: number
@@ -20,7 +22,7 @@ export class StreamDigest {
   readonly #whole: Hash = createHash('sha256')
   #chunk: Hash = createHash('sha256')
   #inChunk = 0
-  readonly #hashes: Buffer[] = []
+  readonly #hashes: Promise<Buffer>[] = []
   #offset = 0
 
   constructor(size: number) {
@@ -37,6 +39,12 @@ export class StreamDigest {
     this.#whole.update(buf)
     let at = 0
     while (at < buf.byteLength) {
+      const whole = this.#inChunk === 0 ? Math.min(this.#chunkSize, this.#size - this.#offset - at) : 0
+      if (whole > 0 && at + whole <= buf.byteLength) {
+        this.#hashes.push(webcrypto.subtle.digest('SHA-256', buf.subarray(at, at + whole)).then((d) => Buffer.from(d)))
+        at += whole
+        continue
+      }
       const take = Math.min(this.#chunkSize - this.#inChunk, buf.byteLength - at)
       this.#chunk.update(buf.subarray(at, at + take))
       this.#inChunk += take
@@ -48,15 +56,15 @@ export class StreamDigest {
   }
 
   #endChunk(): void {
-    this.#hashes.push(this.#chunk.digest())
+    this.#hashes.push(Promise.resolve(this.#chunk.digest()))
     this.#chunk = createHash('sha256')
     this.#inChunk = 0
   }
 
   /** The digest once every byte was fed, else undefined. */
-  result(): StagedDigest | undefined {
+  async result(): Promise<StagedDigest | undefined> {
     if (this.#offset !== this.#size) return undefined
-    const chunkHashes = Buffer.concat(this.#hashes)
+    const chunkHashes = Buffer.concat(await Promise.all(this.#hashes))
     if (this.#result == null) this.#result = this.#whole.digest('hex')
     return { sha256: this.#result, chunkSize: this.#chunkSize, chunkHashes, chunkRoot: chunkRoot(chunkHashes).toString('hex') }
   }

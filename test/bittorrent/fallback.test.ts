@@ -159,10 +159,12 @@ describe('BitTorrent fallback between real nodes', () => {
   })
 
   it('takes pieces from two holders at once', async () => {
-    const a = await startNode({ name: 'bt-a', settings: BT_TEST })
+    // each holder uploads at most 12 MiB/s (bandwidth.upload caps BitTorrent too): neither can serve it all before the other joins
+    const capped = { ...BT_TEST, 'bandwidth.upload': 12 * MiB }
+    const a = await startNode({ name: 'bt-a', settings: capped })
     nodes.push(a)
     const boot = [a.addresses[0]!]
-    const b = await startNode({ name: 'bt-b', bootstrap: boot, settings: BT_TEST })
+    const b = await startNode({ name: 'bt-b', bootstrap: boot, settings: capped })
     nodes.push(b)
     // the receiver has BitTorrent first for files this large, and no libp2p at all
     const dst = await startNode({
@@ -186,8 +188,8 @@ describe('BitTorrent fallback between real nodes', () => {
     // both uploaded a real share of the file
     const upA = a.bittorrent!.seeder.torrent(sha)!.uploaded
     const upB = b.bittorrent!.seeder.torrent(sha)!.uploaded
-    expect(upA).toBeGreaterThan(SIZE / 16)
-    expect(upB).toBeGreaterThan(SIZE / 16)
+    expect(upA).toBeGreaterThan(SIZE / 4)
+    expect(upB).toBeGreaterThan(SIZE / 4)
     expect(upA + upB).toBeGreaterThanOrEqual(SIZE)
     expect(await readdir(stagingOf(dst.layout.dataDir))).toEqual([])
   })
