@@ -251,7 +251,8 @@ class Run {
           const n = this.byName.get(a.node)!
           if (!n.alive) return
           this.#recordLoss(n)
-          this.#fault('kill', a.node, a.cause === 'churn' ? 'churn, kill -9' : 'kill -9')
+          const how = this.o.mode === 'inprocess' ? 'abrupt stop' : 'kill -9'
+          this.#fault('kill', a.node, a.cause === 'churn' ? `churn, ${how}` : how)
           await n.crash()
           this.fate.set(a.node, 'killed')
         })
