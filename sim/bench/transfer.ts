@@ -96,7 +96,7 @@ async function plainTcp(file: string, out: string): Promise<{ seconds: number }>
   return result
 }
 
-async function meshsync(file: string, sha: string, size: number, work: string, sources: number): Promise<{ seconds: number; peakRssMiB: number; idleRssMiB: number; sources: number }> {
+async function meshsync(file: string, sha: string, _size: number, work: string, sources: number): Promise<{ seconds: number; peakRssMiB: number; idleRssMiB: number; sources: number }> {
   const settings = { 'catalog.stableSeconds': 0, 'gossip.healthIntervalSeconds': 0.5, 'gossip.suspectAfterSeconds': 3, 'gossip.downAfterSeconds': 6, 'disk.minFree': 0, 'transfer.maxSources': sources, 'log.level': 'warn' }
   const nodes: ProcessNode[] = []
   try {
