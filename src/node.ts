@@ -18,6 +18,8 @@ import { policyFor } from './config/policies.js'
 import { Gossip } from './gossip/gossip.js'
 import { PeerGater } from './mesh/gater.js'
 import { createMesh, type Mesh } from './mesh/libp2p.js'
+import { Reconnect } from './mesh/reconnect.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { DiskMeter, diskLevel } from './node/disk.js'
 import { ensureLayout, layoutOf, STATE_DIR_NAME, type Layout } from './node/layout.js'
 import { ReadModels } from './node/read-models.js'
@@ -92,7 +94,7 @@ export class MeshsyncNode {
   bittorrent: Bittorrent | undefined
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
-  #loops: Loop[] = []
+  #loops: { start(): void; stop(): Promise<void> }[] = []
   #watcher: FSWatcher | undefined
   #scanLoop!: Loop
   #diskLevel: DiskLevel = 'ok'
@@ -233,7 +235,19 @@ export class MeshsyncNode {
       if (changed.length > 0) this.planner.poke()
     })
     const diskLoop = new Loop({ name: 'disk', intervalMs: 2000, clock: this.clock, log: this.log }, () => this.#checkDisk())
-    this.#loops = [this.#scanLoop, liveness, diskLoop]
+    const reconnect = new Reconnect({
+      connected: () => this.mesh.getPeers().length,
+      dial: async (addr, signal) => {
+        await this.mesh.dial(multiaddr(addr), { signal })
+      },
+      bootstrap: cfg.bootstrap.filter((a) => !a.endsWith(`/p2p/${this.peerId}`)),
+      known: () => this.view.peers().flatMap((p) => (p.peerId !== this.peerId && p.health != null ? p.health.addrs.map((a) => `${a}/p2p/${p.peerId}`) : [])),
+      minPeers: 3,
+      intervalMs: Math.max(1000, 2 * cfg.gossip.healthIntervalSeconds * 1000),
+      clock: this.clock,
+      log: this.log,
+    })
+    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect]
     for (const l of this.#loops) l.start()
     this.#watch()
 
