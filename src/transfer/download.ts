@@ -10,6 +10,13 @@ import type { Logger } from '../util/log.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
 import type { RateLimiter } from './rate-limiter.js'
 
+/** Files of at least this many chunks are fetched in shuffled runs of SHUFFLE_RUN chunks. */
+const SHUFFLE_RUNS_FROM = 32
+const SHUFFLE_RUN = 4
+
+/** Partial holders (nodes still downloading) a download may have sessions with, beyond complete ones. */
+const MAX_PARTIAL_SESSIONS = 8
+
 /** At most this many chunk buffers per download (1 MiB chunks: 20 MiB). */
 const MAX_POOL_BUFFERS = 20
 
@@ -137,6 +144,7 @@ export class Download {
   #startedMs = 0
   #rateWindow: { t: number; bytes: number }[] = []
   #opening = new Set<string>()
+  readonly #openingComplete = new Map<string, boolean>()
 
   constructor(init: DownloadInit) {
     this.#init = init
@@ -296,12 +304,17 @@ export class Download {
       .filter((s) => !this.#sessions.has(s.peer) && !this.#opening.has(s.peer) && !this.#banned.has(s.peer))
       .filter((s) => now - (this.#cooldown.get(s.peer) ?? 0) >= SOURCE_COOLDOWN_MS)
       .sort((a, b) => Number(b.complete) - Number(a.complete))
-    // a partial holder is worth a session only once we can see it has something (have polling does the rest)
-    while (this.#sessions.size + this.#opening.size < init.maxSources && candidates.length > 0) {
-      // keep at least one complete holder while there is one
-      const pick = candidates.shift()!
+    // up to maxSources complete holders, and up to as many more partial holders (a fan-out swarm trades
+    // best when each receiver sees most of the others; have polling shows what each one has)
+    const open = [...this.#sessions.values()]
+    let completeOpen = open.filter((x) => x.complete).length + [...this.#opening].filter((p) => this.#openingComplete.get(p) === true).length
+    let partialOpen = this.#sessions.size + this.#opening.size - completeOpen
+    for (const pick of candidates) {
+      if (pick.complete ? completeOpen >= init.maxSources : partialOpen >= Math.max(init.maxSources, MAX_PARTIAL_SESSIONS)) continue
       if (!init.breakers.allow(pick.peer)) continue
       this.#open(pick)
+      if (pick.complete) completeOpen++
+      else partialOpen++
     }
     if (this.#sessions.size === 0 && this.#opening.size === 0) {
       const any = init.sources().filter((s) => !this.#banned.has(s.peer))
@@ -317,6 +330,7 @@ export class Download {
   #open(src: Source): void {
     const init = this.#init
     this.#opening.add(src.peer)
+    this.#openingComplete.set(src.peer, src.complete)
     const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(15_000)])
     init.client
       .open(peerIdFromString(src.peer), this.entry.sha256, { priority: init.priority, copies: init.copies, signal })
@@ -368,10 +382,14 @@ export class Download {
     this.#chunkHashes ??= meta.chunkHashes
     const n = chunkCount(meta.size, meta.chunkSize)
     this.have ??= new Bitfield(n)
-    // in order when we are the only downloader; shuffled when others are (so we hold different chunks to trade)
+    // Shuffled when others are downloading it too, so we hold different chunks to trade. A large file is
+    // also shuffled in runs of a few chunks even when we see nobody else yet: receivers that start at the
+    // same moment cannot see each other, and in order they would all ask the source for the same chunks.
+    // (Chunks that land out of order are read back for the whole-file hash: one extra read from the cache.)
     this.#order = Array.from({ length: n }, (_, i) => i)
     const swarm = this.#init.sources().some((s) => !s.complete)
     if (swarm) shuffle(this.#order)
+    else if (n >= SHUFFLE_RUNS_FROM) this.#order = shuffledRuns(n, SHUFFLE_RUN)
     // chunks in flight across all sources share one pool: bounded whatever the file size or the number of sources
     const buffers = Math.min(n, this.#init.pipeline * this.#init.maxSources + 2, MAX_POOL_BUFFERS)
     for (let i = 0; i < buffers; i++) this.#pool.push(new Uint8Array(meta.chunkSize))
@@ -422,7 +440,14 @@ export class Download {
     else candidates.sort((a, b) => Number(inflightAnywhere.has(a)) - Number(inflightAnywhere.has(b)))
     // endgame: a chunk already in flight elsewhere is asked for again only by a session that has nothing
     // else to do, and only two at a time (so equally fast sources do not fetch the tail twice)
-    const unique = candidates.filter((i) => !inflightAnywhere.has(i))
+    let unique = candidates.filter((i) => !inflightAnywhere.has(i))
+    // a complete holder (the source of a fan-out) is asked for chunks no partial holder we see has, so it
+    // injects new chunks into the swarm instead of sending each receiver what the others already traded;
+    // a chunk a partial holder has comes from the source only when this session has nothing else to do
+    if (s.complete && partials.length > 0) {
+      const fresh = unique.filter((i) => rarity(i) === 0)
+      unique = fresh.length > 0 ? fresh : s.inflight.size === 0 ? unique.slice(0, 2) : []
+    }
     const list = unique.length > 0 ? unique : s.inflight.size === 0 ? candidates.slice(0, 2) : []
     for (const i of list) {
       if (out.length >= count) break
@@ -602,6 +627,15 @@ export class Download {
     if (err != null || this.#controller.signal.aborted) s.session.abort(err ?? new Error('download over'))
     else void s.session.close()
   }
+}
+
+/** 0..n-1 as runs of `run` consecutive chunks, the runs in random order. */
+function shuffledRuns(n: number, run: number): number[] {
+  const starts = Array.from({ length: Math.ceil(n / run) }, (_, k) => k * run)
+  shuffle(starts)
+  const out: number[] = []
+  for (const s of starts) for (let i = s; i < Math.min(n, s + run); i++) out.push(i)
+  return out
 }
 
 function shuffle<T>(a: T[]): void {
