@@ -8,7 +8,7 @@ export default defineConfig({
     // real libp2p nodes and real files: keep files apart, but do not oversubscribe two cores
     pool: 'forks',
     maxWorkers: 2,
-    reporters: process.env.MESHSYNC_TEST_REPORT != null ? ['default', 'json'] : ['default'],
-    outputFile: process.env.MESHSYNC_TEST_REPORT != null ? { json: process.env.MESHSYNC_TEST_REPORT } : undefined,
+    reporters: process.env.VITEST_JSON_REPORT != null ? ['default', 'json'] : ['default'],
+    outputFile: process.env.VITEST_JSON_REPORT != null ? { json: process.env.VITEST_JSON_REPORT } : undefined,
   },
 })

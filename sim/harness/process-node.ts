@@ -142,7 +142,7 @@ export class ProcessNode {
       ...Object.entries(o.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]),
     ]
     const cmd = [...(o.wrap ?? []), process.execPath, ...args]
-    // MESHSYNC_* variables are config keys to the node; the test runner's own (MESHSYNC_TEST_REPORT in CI) are not
+    // MESHSYNC_* variables are config keys to the node; the test runner's own (MESHSYNC_TEST_LOG) are not
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MESHSYNC_TEST_')))
     const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: o.ipc === true ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'] })
     if (o.logFile != null) child.stderr?.pipe(createWriteStream(o.logFile, { flags: 'a' }))

@@ -126,7 +126,11 @@ export interface CliNode {
 /** `meshsync start ARGS` as its own process, on loopback; resolves once its API answers. */
 export async function startCli(args: string[], apiPort: number, logFile?: string): Promise<CliNode> {
   const api = `127.0.0.1:${apiPort}`
-  const child = spawn(process.execPath, [CLI_JS, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', api, '--local-cluster', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [CLI_JS, 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', api, '--local-cluster', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // MESHSYNC_* variables are config keys to the node; the test runner's own are not
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MESHSYNC_TEST_'))),
+  })
   if (logFile != null) child.stderr?.pipe(createWriteStream(logFile, { flags: 'a' }))
   else child.stderr?.resume()
   const exited = new Promise<void>((r) => child.once('exit', () => r()))

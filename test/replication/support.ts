@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path'
 import type { MeshsyncNode } from '../../src/node.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 
-export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures')
+export { FIXTURES } from '../transfer/support.js'
+import { FIXTURES } from '../transfer/support.js'
 
 /** Settings that make replication react fast in tests. */
 export const REPLICATION_FAST: Record<string, unknown> = {

@@ -156,6 +156,7 @@ data:
     expect(out.report.invariants.nothingCorruptVisible!.ok).toBe(true)
     const lost = out.breaches.filter((b) => b.invariant === 'noDataLost')
     expect(lost.length).toBeGreaterThan(0)
-    expect(lost[0]!.message).toMatch(/other\/n-0\/blob_0000\.bin .* has 2 verified live copies \(n-0, n-1\), needs 3/)
+    // (2 copies once replication has run, 1 if the run settles first on a loaded machine: never 3, there are 2 nodes)
+    expect(lost[0]!.message).toMatch(/other\/n-0\/blob_0000\.bin .* has [12] verified live cop(y|ies) \(n-0(, n-1)?\), needs 3/)
   }, 90_000)
 })
