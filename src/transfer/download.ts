@@ -14,6 +14,9 @@ import type { RateLimiter } from './rate-limiter.js'
 const SHUFFLE_RUNS_FROM = 32
 const SHUFFLE_RUN = 4
 
+/** Chunks in flight to a complete holder while partial holders are also serving us. */
+const SWARM_SOURCE_PIPELINE = 2
+
 /** Partial holders (nodes still downloading) a download may have sessions with, beyond complete ones. */
 const MAX_PARTIAL_SESSIONS = 8
 
@@ -466,8 +469,12 @@ export class Download {
     try {
       for (;;) {
         if (this.#done == null || s.closed) return
-        // keep the pipeline full
-        const want = init.pipeline - s.inflight.size
+        // keep the pipeline full; a complete source shared with a swarm gets a short one, so chunks asked of it
+        // show up in our bitfield soon and other receivers do not ask it for the same ones meanwhile
+        let swarming = false
+        if (s.complete) for (const x of this.#sessions.values()) if (!x.complete) swarming = true
+        const depth = swarming ? Math.min(init.pipeline, SWARM_SOURCE_PIPELINE) : init.pipeline
+        const want = depth - s.inflight.size
         if (want > 0) {
           const chunks = this.#pick(s, want)
           if (chunks.length > 0) {
