@@ -21,7 +21,7 @@ const SWARM_SOURCE_PIPELINE = 2
 const MAX_PARTIAL_SESSIONS = 8
 
 /** At most this many chunk buffers per download (1 MiB chunks: 20 MiB). */
-const MAX_POOL_BUFFERS = 20
+const MAX_POOL_BUFFERS = 12
 
 export interface Source {
   peer: string
