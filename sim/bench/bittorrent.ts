@@ -1,13 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { link, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Server } from 'bittorrent-tracker'
 import { createTorrentMeta, magnetURI, torrentFile } from '../../src/bittorrent/torrent-meta.js'
 import { freePort, ProcessNode } from '../harness/process-node.js'
 import { round } from './stats.js'
+import { testFile } from './test-file.js'
 
 /**
  * BitTorrent throughput on loopback, one run: a 512 MiB file (default) from
@@ -196,26 +197,6 @@ async function aria2cFetch(what: string, dir: string, sha: string, work: string)
   return seconds
 }
 
-/** A random file of `mib` MiB, kept in the temp folder between runs (with its hash beside it). */
-async function testFile(mib: number): Promise<string> {
-  const path = join(tmpdir(), `meshsync-bench-${mib}MiB.bin`)
-  try {
-    await stat(`${path}.sha256`)
-    return path
-  } catch {
-    // make it
-  }
-  const fh = await open(path, 'w')
-  const hash = createHash('sha256')
-  for (let i = 0; i < mib; i++) {
-    const b = randomBytes(1024 * 1024)
-    hash.update(b)
-    await fh.write(b)
-  }
-  await fh.close()
-  await writeFile(`${path}.sha256`, hash.digest('hex'))
-  return path
-}
 
 async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256')

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { link, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { ProcessNode } from '../harness/process-node.js'
 import { round } from './stats.js'
+import { testFile } from './test-file.js'
 
 /**
  * Transfer throughput: one file (default 1 GiB) between node processes on
@@ -61,26 +62,6 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-/** A random file of `mib` MiB, kept in the temp folder between runs (with its hash beside it). */
-async function testFile(mib: number): Promise<string> {
-  const path = join(tmpdir(), `meshsync-bench-${mib}MiB.bin`)
-  try {
-    await stat(`${path}.sha256`)
-    return path
-  } catch {
-    // make it
-  }
-  const fh = await open(path, 'w')
-  const hash = createHash('sha256')
-  for (let i = 0; i < mib; i++) {
-    const b = randomBytes(1024 * 1024)
-    hash.update(b)
-    await fh.write(b)
-  }
-  await fh.close()
-  await writeFile(`${path}.sha256`, hash.digest('hex'))
-  return path
-}
 
 async function plainTcp(file: string, out: string): Promise<{ seconds: number }> {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'plain-tcp.js')
