@@ -136,15 +136,17 @@ export function place(f: FileFacts, nodes: Map<string, NodeFacts>, policy: Resol
       .sort((a, b) => b.s - a.s || (a.n.peerId < b.n.peerId ? -1 : 1))
       .map((x) => x.n)
   const byRole = candidates.filter((n) => roleAllowed(policy, n.role))
-  const tiers: NodeFacts[][] = [
-    rank(byRole.filter((n) => policy.priorityHosts.includes(n.name))).sort((a, b) => policy.priorityHosts.indexOf(a.name) - policy.priorityHosts.indexOf(b.name)),
-    rank(byRole.filter((n) => !n.ephemeral)),
-    rank(byRole.filter((n) => n.ephemeral)),
+  // ranked lazily: a file that already has its minimum on stable nodes (the usual case) costs no hashing
+  const tiers: (() => NodeFacts[])[] = [
+    () => rank(byRole.filter((n) => policy.priorityHosts.includes(n.name))).sort((a, b) => policy.priorityHosts.indexOf(a.name) - policy.priorityHosts.indexOf(b.name)),
+    () => rank(byRole.filter((n) => !n.ephemeral)),
+    () => rank(byRole.filter((n) => n.ephemeral)),
     // safety net: no role match left, any stable node that may receive (never a coordinator unless allowed)
-    rank(candidates.filter((n) => !n.ephemeral && (n.role !== 'coordinator' || policy.allowCoordinators))),
+    () => rank(candidates.filter((n) => !n.ephemeral && (n.role !== 'coordinator' || policy.allowCoordinators))),
   ]
   for (const tier of tiers) {
-    for (const n of tier) {
+    if (desired.length >= policy.minCopies) break
+    for (const n of tier()) {
       if (desired.length >= policy.minCopies) break
       add(n.peerId)
     }
