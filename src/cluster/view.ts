@@ -7,6 +7,9 @@ import type { Clock } from '../util/clock.js'
 
 export type PeerState = 'up' | 'suspect' | 'down'
 
+/** A peer's health is written to SQLite at least this often while it changes nothing placement reads. */
+const HEALTH_SAVE_MS = 15_000
+
 export interface PeerRecord {
   peerId: string
   name?: string
@@ -47,6 +50,7 @@ export class ClusterView {
   readonly #self: string
   readonly #entryListeners = new Set<(peerId: string, e: ManifestEntry) => void>()
   readonly #healthListeners = new Set<(p: PeerRecord) => void>()
+  readonly #savedMs = new Map<string, number>()
   readonly #stmts: {
     upsertPeer: Statement
     upsertFile: Statement
@@ -219,10 +223,14 @@ export class ClusterView {
       if (isNew || neverSeen) this.#events.emit('peer_joined', { peer: peerId, name: h.name, role: h.role })
       else this.#events.emit('node_recovered', { peer: peerId, name: h.name, downForMs })
     }
-    this.#savePeer(p)
-    if (!wasUp || prev == null || prev.evacuating !== h.evacuating || prev.disk.level !== h.disk.level || prev.accepting !== h.accepting) {
-      for (const fn of this.#healthListeners) fn(p)
+    const changed = !wasUp || prev == null || prev.evacuating !== h.evacuating || prev.disk.level !== h.disk.level || prev.accepting !== h.accepting
+    // written through when something placement reads changed, else at most every HEALTH_SAVE_MS per peer:
+    // a health message arrives from every peer every few seconds, and a restart only needs a recent picture
+    if (changed || now - (this.#savedMs.get(peerId) ?? 0) >= HEALTH_SAVE_MS) {
+      this.#savePeer(p)
+      this.#savedMs.set(peerId, now)
     }
+    if (changed) for (const fn of this.#healthListeners) fn(p)
     return true
   }
 
