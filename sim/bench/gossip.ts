@@ -47,16 +47,26 @@ async function measure(n: number, changes: number): Promise<Record<string, unkno
   for (const node of nodes) pubsubOf(node.mesh).subscribe(topic)
   // wait until everyone knows everyone and the raw topic has a mesh
   const t0 = Date.now()
+  // (all up on every node; after 120 s, every node knowing every other and in the topic mesh is enough,
+  // said on stderr: on one busy JS thread a few peers flap between up and suspect)
+  let formed = 'fully'
   for (;;) {
-    const ready = nodes.every((x) => x.view.peers().filter((p) => p.state === 'up').length === n - 1 && pubsubOf(x.mesh).getMeshPeers(topic).length > 0)
-    if (ready) break
-    if (Date.now() - t0 > 300_000) throw new Error('cluster did not form within 300 s')
+    const up = (x: MeshsyncNode) => x.view.peers().filter((p) => p.state === 'up').length
+    const meshed = (x: MeshsyncNode) => pubsubOf(x.mesh).getMeshPeers(topic).length > 0
+    if (nodes.every((x) => up(x) === n - 1 && meshed(x))) break
+    if (Date.now() - t0 > 120_000 && nodes.every((x) => x.view.peers().length >= n - 1 && meshed(x))) {
+      formed = `partly (fewest peers up on a node: ${Math.min(...nodes.map(up))} of ${n - 1})`
+      break
+    }
+    if (Date.now() - t0 > 300_000) throw new Error(`cluster did not form within 300 s (fewest peers known on a node: ${Math.min(...nodes.map((x) => x.view.peers().length))} of ${n - 1})`)
     await new Promise((r) => setTimeout(r, 200))
   }
-  process.stderr.write(`gossip bench: ${n} nodes formed in ${((Date.now() - t0) / 1000).toFixed(1)} s; measuring ${changes} changes\n`)
+  process.stderr.write(`gossip bench: ${n} nodes formed ${formed} in ${((Date.now() - t0) / 1000).toFixed(1)} s; measuring ${changes} changes\n`)
 
   // raw gossipsub: one publish, time until the last node delivered it
   const rawLatency: number[] = []
+  let rawMissed = 0
+  let msMissed = 0
   const rawArrivals = new Map<string, number>()
   for (const node of nodes) {
     ;pubsubOf(node.mesh).addEventListener('message', (evt) => {
@@ -70,8 +80,8 @@ async function measure(n: number, changes: number): Promise<Record<string, unkno
     const from = nodes[i % n]!
     const began = performance.now()
     await pubsubOf(from.mesh).publish(topic, Buffer.from(id))
-    while ((rawArrivals.get(id) ?? 0) < n - 1) await new Promise((r) => setImmediate(r))
-    rawLatency.push(performance.now() - began)
+    if (await arrived(() => (rawArrivals.get(id) ?? 0) >= n - 1)) rawLatency.push(performance.now() - began)
+    else rawMissed++
   }
 
   // meshsync: a manifest change committed on one node until every other node's catalog has the entry
@@ -89,8 +99,8 @@ async function measure(n: number, changes: number): Promise<Record<string, unkno
       },
       Date.now(),
     )
-    while ((seen.get(path) ?? 0) < n - 1) await new Promise((r) => setImmediate(r))
-    msLatency.push(performance.now() - began)
+    if (await arrived(() => (seen.get(path) ?? 0) >= n - 1)) msLatency.push(performance.now() - began)
+    else msMissed++
   }
   await Promise.all(nodes.map((x) => x.stop()))
   await Promise.all(nodes.map((x) => rm(x.layout.dataDir, { recursive: true, force: true })))
@@ -101,9 +111,22 @@ async function measure(n: number, changes: number): Promise<Record<string, unkno
     meshsyncP99Ms: round(percentile(msLatency, 99)),
     rawGossipsubP50Ms: round(percentile(rawLatency, 50)),
     rawGossipsubP99Ms: round(percentile(rawLatency, 99)),
+    /** Changes that had not reached every node within 30 s (not in the percentiles). */
+    meshsyncMissed: msMissed,
+    rawGossipsubMissed: rawMissed,
   }
   process.stdout.write(
-    `${n} nodes, ${changes} changes: meshsync manifest change -> every catalog p50 ${r.meshsyncP50Ms} ms, p99 ${r.meshsyncP99Ms} ms | raw gossipsub publish -> every node p50 ${r.rawGossipsubP50Ms} ms, p99 ${r.rawGossipsubP99Ms} ms\n`,
+    `${n} nodes, ${changes} changes: meshsync manifest change -> every catalog p50 ${r.meshsyncP50Ms} ms, p99 ${r.meshsyncP99Ms} ms | raw gossipsub publish -> every node p50 ${r.rawGossipsubP50Ms} ms, p99 ${r.rawGossipsubP99Ms} ms${msMissed + rawMissed > 0 ? ` | not everywhere within 30 s: meshsync ${msMissed}, raw ${rawMissed}` : ''}\n`,
   )
   return r
+}
+
+/** Polls `done` (every millisecond, without starving the nodes of the event loop) for up to 30 s. */
+async function arrived(done: () => boolean, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline) return false
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  return true
 }
