@@ -242,6 +242,13 @@ export class MeshsyncNode {
       },
       bootstrap: cfg.bootstrap.filter((a) => !a.endsWith(`/p2p/${this.peerId}`)),
       known: () => this.view.peers().flatMap((p) => (p.peerId !== this.peerId && p.health != null ? p.health.addrs.map((a) => `${a}/p2p/${p.peerId}`) : [])),
+      lost: () => {
+        const connected = new Set(this.mesh.getPeers().map(String))
+        return this.view
+          .peers()
+          .filter((p) => p.peerId !== this.peerId && p.state !== 'up' && p.health != null && !connected.has(p.peerId) && !this.gater.isBlocked(p.peerId))
+          .map((p) => ({ peerId: p.peerId, addrs: p.health!.addrs.map((a) => `${a}/p2p/${p.peerId}`) }))
+      },
       minPeers: 3,
       intervalMs: Math.max(1000, 2 * cfg.gossip.healthIntervalSeconds * 1000),
       clock: this.clock,

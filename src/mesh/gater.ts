@@ -24,6 +24,11 @@ export class PeerGater {
     else for (const p of peerIds) this.#blocked.delete(p)
   }
 
+  /** Blocked at runtime, or outside the allowlist (no counting: a question, not a refusal). */
+  isBlocked(peerId: string): boolean {
+    return this.#blocked.has(peerId) || (this.#allow != null && !this.#allow.has(peerId))
+  }
+
   get blocked(): string[] {
     return [...this.#blocked]
   }

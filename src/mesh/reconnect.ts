@@ -12,6 +12,12 @@ export interface ReconnectInit {
   bootstrap: string[]
   /** Addresses of peers known from earlier health gossip (kept in SQLite across restarts). */
   known(): string[]
+  /**
+   * Peers known from health gossip that are not up and not connected now, each as its addresses ending in
+   * /p2p/<peerId>. A few are dialled every tick (with a per-peer backoff), so the two sides of a healed
+   * partition find each other again even when each side has plenty of connections of its own.
+   */
+  lost(): { peerId: string; addrs: string[] }[]
   /** Below this many connections the loop dials. */
   minPeers: number
   intervalMs: number
@@ -30,6 +36,8 @@ export interface ReconnectInit {
 export class Reconnect {
   readonly #init: ReconnectInit
   readonly #loop: Loop
+  /** peerId -> when it may be dialled again, and the backoff that follows */
+  readonly #backoff = new Map<string, { at: number; ms: number }>()
 
   constructor(init: ReconnectInit) {
     this.#init = init
@@ -45,6 +53,33 @@ export class Reconnect {
   }
 
   async tick(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.#redialLost(signal), this.#refill(signal)])
+  }
+
+  async #redialLost(signal: AbortSignal): Promise<void> {
+    const { lost, dial, clock, log } = this.#init
+    const now = clock.now()
+    const due = shuffle(lost().filter((p) => p.addrs.length > 0 && (this.#backoff.get(p.peerId)?.at ?? 0) <= now)).slice(0, LOST_PER_TICK)
+    await Promise.allSettled(
+      due.map(async (p) => {
+        const prev = this.#backoff.get(p.peerId)
+        const ms = Math.min(LOST_BACKOFF_MAX_MS, prev == null ? LOST_BACKOFF_MS : prev.ms * 2)
+        this.#backoff.set(p.peerId, { at: now + ms, ms })
+        for (const addr of p.addrs) {
+          try {
+            await dial(addr, AbortSignal.any([signal, AbortSignal.timeout(5_000)]))
+            this.#backoff.delete(p.peerId)
+            log.debug({ peer: p.peerId, addr }, 'redialled a lost peer')
+            return
+          } catch {
+            // next address
+          }
+        }
+      }),
+    )
+  }
+
+  async #refill(signal: AbortSignal): Promise<void> {
     const { connected, minPeers, bootstrap, known, dial, log } = this.#init
     if (connected() >= minPeers) return
     const known8 = shuffle(known()).slice(0, 8)
@@ -60,6 +95,11 @@ export class Reconnect {
     )
   }
 }
+
+/** Lost peers dialled per tick at most, and their backoff (doubling up to the maximum). */
+const LOST_PER_TICK = 3
+const LOST_BACKOFF_MS = 10_000
+const LOST_BACKOFF_MAX_MS = 300_000
 
 function shuffle<T>(a: T[]): T[] {
   const out = [...a]
