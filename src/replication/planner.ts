@@ -14,7 +14,7 @@ import { place, roleAllowed, type NodeFacts, type Placement } from './placement.
 /** The part of the transfer manager the planner drives. */
 export interface PlannerTransfers {
   want(entry: ManifestEntry, opts: WantOptions): 'held' | 'queued' | 'already'
-  cancel(sha256: string): boolean
+  cancel(sha256: string, reason?: string): boolean
   list(): TransferJson[]
 }
 
@@ -192,14 +192,22 @@ export class ReplicationPlanner {
             events.emit('repair_started', { sha256: sha, path: known.facts.path, copies: placement.copies.length, minCopies: policy.minCopies })
           }
         }
-      } else if (!wanted && !held && t != null && t.state === 'queued' && REASONS_WE_OWN.has(t.reason)) {
-        // placement moved on (someone else got it first): a queued pull is no longer needed
-        transfers.cancel(sha)
+      } else if (!wanted && !held && t != null && REASONS_WE_OWN.has(t.reason)) {
+        // placement moved on (someone else got it first): a queued pull is no longer needed;
+        // a running one is called off only once every node placement wants holds it (our copy
+        // would be one too many, and trimming would delete it again after the transfer)
+        if (t.state !== 'active') transfers.cancel(sha, 'placement moved on')
+        else if (t.state === 'active' && this.#satisfied(placement, policy)) transfers.cancel(sha, 'enough copies elsewhere')
       }
       if (known.facts.promoted && held && known.entry.origin === self.peerId) this.#checkDistributed(p)
     }
     for (const sha of this.#underSince.keys()) if (!plan.has(sha)) this.#underSince.delete(sha)
     this.#stats = stats
+  }
+
+  /** Every node placement wants holds a copy that counts, and there are at least the minimum. */
+  #satisfied(placement: Placement, policy: ResolvedPolicy): boolean {
+    return placement.copies.length >= policy.minCopies && placement.desired.every((n) => placement.copies.includes(n))
   }
 
   /** Warm once the view has had time to fill and every live peer's manifest is in (or after 10 warm-ups regardless). */

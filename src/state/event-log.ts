@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'sync_started',
   'sync_completed',
   'sync_failed',
+  'sync_cancelled',
   'sync_stalled',
   'quarantined',
   'chunk_rejected',

@@ -10,7 +10,7 @@ import type { ClusterView } from '../cluster/view.js'
 import { PRIORITIES, type Priority } from '../config/schema.js'
 import type { EventLog } from '../state/event-log.js'
 import type { Clock } from '../util/clock.js'
-import { errorMessage, isAbort, MeshsyncError, NotFoundError, StalledError } from '../util/errors.js'
+import { CancelledError, errorMessage, isAbort, MeshsyncError, NotFoundError, StalledError } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
@@ -115,6 +115,10 @@ interface Active {
   order: Transport[]
   /** Aborts only the libp2p attempt (it stalled and another transport follows). */
   libp2p: AbortController
+  /** Landing has begun: the bytes are all here, so the transfer is no longer cancelled. */
+  landing: boolean
+  /** Why it was called off, when cancel() stopped it. */
+  cancelled?: string
 }
 
 /** A file that failed for a reason no retry can fix waits this long before it may be asked for again. */
@@ -219,9 +223,19 @@ export class TransferManager {
     return 'queued'
   }
 
-  /** Drops a queued (not active) transfer that is no longer wanted. */
-  cancel(sha256: string): boolean {
-    if (this.#active.has(sha256)) return false
+  /**
+   * Drops a transfer that is no longer wanted: a queued one at once, a
+   * running one by aborting it (its staging file and chunk map go; waiters
+   * get a CancelledError). One that is already landing is let finish.
+   */
+  cancel(sha256: string, reason = 'no longer wanted'): boolean {
+    const a = this.#active.get(sha256)
+    if (a != null) {
+      if (a.landing || a.cancelled != null) return false
+      a.cancelled = reason
+      a.controller.abort(new CancelledError(`${a.row.entry.path}: ${reason}`))
+      return true
+    }
     const row = this.#init.store.get(sha256)
     if (row == null) return false
     this.#init.store.delete(sha256)
@@ -362,7 +376,7 @@ export class TransferManager {
         if (giveUpOnStall) this.#active.get(sha)?.libp2p.abort(new StalledError(`libp2p: nothing verified for ${idleMs} ms`))
       },
     })
-    const active: Active = { row, download, controller, startedMs: now, order, libp2p: new AbortController() }
+    const active: Active = { row, download, controller, startedMs: now, order, libp2p: new AbortController(), landing: false }
     this.#active.set(sha, active)
     init.events.emit('sync_started', { sha256: sha, path: row.entry.path, size: row.entry.size, priority: row.priority, reason: row.reason, attempt })
     void this.#run(active, attempt)
@@ -374,6 +388,8 @@ export class TransferManager {
     const sha = row.entry.sha256
     try {
       const result = await this.#fetch(a)
+      if (a.cancelled == null) a.landing = true
+      controller.signal.throwIfAborted()
       const landed = await land(init.landing, result.staged, controller.signal)
       init.store.delete(sha)
       const ms = init.clock.now() - a.startedMs
@@ -400,6 +416,10 @@ export class TransferManager {
       init.onLanded?.(landed)
     } catch (err) {
       this.#active.delete(sha)
+      if (a.cancelled != null) {
+        this.#dropCancelled(a)
+        return
+      }
       if (isAbort(err) || controller.signal.aborted) {
         // stopping: the row stays and resumes next start
         init.store.setState(sha, { state: 'queued', attempts: row.attempts, nextAttemptMs: 0 }, init.clock.now())
@@ -427,6 +447,25 @@ export class TransferManager {
     } finally {
       this.#loop.poke()
     }
+  }
+
+  #dropCancelled(a: Active): void {
+    const init = this.#init
+    const { row } = a
+    const sha = row.entry.sha256
+    init.store.delete(sha)
+    void rm(join(init.stagingDir, row.staging), { force: true })
+    init.metrics.transfers.inc({ result: 'cancelled' })
+    init.events.emit('sync_cancelled', {
+      sha256: sha,
+      path: row.entry.path,
+      reason: a.cancelled,
+      wantedAs: row.reason,
+      bytesVerified: a.download.progress().bytes,
+      durationMs: init.clock.now() - a.startedMs,
+    })
+    init.log.info({ path: row.entry.path, sha256: sha, why: a.cancelled }, 'transfer cancelled')
+    this.#settle(sha, undefined, new CancelledError(`${row.entry.path}: ${a.cancelled}`))
   }
 
   /** Moves the bytes into staging over each transport in turn, until one succeeds. */

@@ -78,6 +78,13 @@ export class StalledError extends MeshsyncError {
   }
 }
 
+/** A transfer was called off because it is no longer wanted (not an error of the peer or the data). */
+export class CancelledError extends MeshsyncError {
+  constructor(message: string) {
+    super('ERR_CANCELLED', message)
+  }
+}
+
 /** A peer's circuit breaker is open: it is skipped until the breaker half-opens. */
 export class CircuitOpenError extends MeshsyncError {
   constructor(message: string) {
