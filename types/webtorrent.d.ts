@@ -245,6 +245,10 @@ declare module 'webtorrent' {
     readonly numPeers: number
     readonly timeRemaining: number
     readonly wires: Wire[]
+    /** One entry per piece once the metadata is in (null where the piece is verified); empty before. */
+    readonly pieces: unknown[]
+    /** Verified pieces (null before the metadata). */
+    readonly bitfield: { get(index: number): boolean } | null
     /**
      * Internal: peers by id (`ip:port` for TCP). meshsync sets `retries` high on a peer it
      * bans for bad pieces, so webtorrent does not reconnect it after `removePeer`.

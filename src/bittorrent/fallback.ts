@@ -4,6 +4,7 @@ import type { Metrics } from '../api/metrics.js'
 import { digestFile } from '../catalog/hasher.js'
 import type { ClusterView } from '../cluster/view.js'
 import type { EventLog } from '../state/event-log.js'
+import type { Progress } from '../transfer/download.js'
 import type { FallbackResult, TransferFallback, Transport } from '../transfer/manager.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, InvalidMessageError, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
@@ -50,6 +51,8 @@ export class BittorrentFallback implements TransferFallback {
   readonly #init: FallbackInit
   /** sha256 -> infoHashes whose data failed the SHA-256. */
   readonly #bad = new Map<string, Set<string>>()
+  /** Progress of the fetches running now, by SHA-256. */
+  readonly #progress = new Map<string, () => Progress>()
 
   constructor(init: FallbackInit) {
     this.#init = init
@@ -89,6 +92,10 @@ export class BittorrentFallback implements TransferFallback {
       for (const a of btAddresses(this.#init.view.get(p)?.health)) out.set(a, p)
     }
     return out
+  }
+
+  progress(sha256: string): Progress | undefined {
+    return this.#progress.get(sha256)?.()
   }
 
   async fetch(entry: ManifestEntry, holders: () => string[], stagingPath: string, signal: AbortSignal): Promise<FallbackResult> {
@@ -147,6 +154,20 @@ export class BittorrentFallback implements TransferFallback {
     const staging = stagingStore({ path: stagingPath, size: entry.size })
     const t: Torrent = init.client.fetch(infoHash, staging.Store)
     const who = (addr: string): string => byAddr.get(addr) ?? addr
+    this.#progress.set(entry.sha256, () => {
+      const pieces = t.pieces.length
+      let done = 0
+      for (let i = 0; i < pieces; i++) if (t.bitfield?.get(i) === true) done++
+      return {
+        via: 'bittorrent',
+        bytes: Math.min(entry.size, t.downloaded),
+        total: entry.size,
+        chunksDone: done,
+        chunks: pieces,
+        sources: t.wires.map((w) => who(`${w.remoteAddress}:${w.remotePort}`)),
+        rate: t.downloadSpeed,
+      }
+    })
 
     const addPeers = (): void => {
       if (t.destroyed || !isInfoHash(t.infoHash)) return
@@ -172,6 +193,7 @@ export class BittorrentFallback implements TransferFallback {
         if (settled) return
         settled = true
         clearInterval(timer)
+        this.#progress.delete(entry.sha256)
         signal.removeEventListener('abort', onAbort)
         // the store closes (fsync) before this resolves; the staging file stays for the next attempt or landing
         void init.client.remove(t).then(() => {
@@ -188,7 +210,7 @@ export class BittorrentFallback implements TransferFallback {
         const now = init.clock.now()
         if (now - started >= init.timeoutMs) finish(new TimeoutError(`${entry.path}: BitTorrent not done within ${init.timeoutMs} ms`))
         else if (now - lastProgress >= init.stallMs) {
-          init.events.emit('sync_stalled', { sha256: entry.sha256, path: entry.path, idleMs: now - lastProgress, sources: t.wires.map((w) => who(w.remoteAddress ?? '')), via: 'bittorrent' })
+          init.events.emit('sync_stalled', { sha256: entry.sha256, path: entry.path, idleMs: now - lastProgress, sources: t.wires.map((w) => who(`${w.remoteAddress}:${w.remotePort}`)), via: 'bittorrent' })
           finish(new StalledError(`${entry.path}: BitTorrent verified nothing for ${now - lastProgress} ms (${t.numPeers} peers)`))
         } else addPeers()
       }

@@ -42,7 +42,7 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
         if (tty) {
           const p = t.progress
           const line =
-            p != null ? progressLine({ done: p.bytes, total: p.total, rate: p.rate, sources: p.sources.length, label: t.path }) : `${t.state}${t.lastError != null ? `: ${t.lastError}` : ''} ${t.path}`
+            p != null ? progressLine({ done: p.bytes, total: p.total, rate: p.rate, sources: p.sources.length, label: p.via === 'bittorrent' ? `${t.path} (BitTorrent)` : t.path }) : `${t.state}${t.lastError != null ? `: ${t.lastError}` : ''} ${t.path}`
           process.stderr.write(`\r${line.padEnd(process.stderr.columns ? process.stderr.columns - 1 : 100).slice(0, (process.stderr.columns ?? 101) - 1)}`)
         }
         await new Promise((r) => setTimeout(r, 250))
@@ -75,7 +75,7 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
           t.state,
           t.priority,
           t.reason,
-          t.progress != null ? `${((t.progress.bytes / Math.max(1, t.progress.total)) * 100).toFixed(0)}% from ${t.progress.sources.length}` : '-',
+          t.progress != null ? `${((t.progress.bytes / Math.max(1, t.progress.total)) * 100).toFixed(0)}% from ${t.progress.sources.length}${t.progress.via === 'bittorrent' ? ' (bt)' : ''}` : '-',
           t.attempts,
           t.lastError ?? '',
         ]),

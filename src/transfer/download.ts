@@ -62,6 +62,8 @@ export interface DownloadInit {
 }
 
 export interface Progress {
+  /** The transport moving the bytes now. */
+  via: 'libp2p' | 'bittorrent'
   bytes: number
   total: number
   chunksDone: number
@@ -181,6 +183,7 @@ export class Download {
     const windowBytes = this.#rateWindow.reduce((a, r) => a + r.bytes, 0)
     const span = Math.max(1, Math.min(3000, now - this.#startedMs))
     return {
+      via: 'libp2p',
       bytes: Math.min(this.entry.size, done * cs),
       total: this.entry.size,
       chunksDone: done,

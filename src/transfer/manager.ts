@@ -63,6 +63,8 @@ export interface TransferFallback {
   order(entry: ManifestEntry): Transport[]
   /** Fetches the whole file into `stagingPath` (the libp2p staging file, same layout). Landing follows. */
   fetch(entry: ManifestEntry, holders: () => string[], stagingPath: string, signal: AbortSignal): Promise<FallbackResult>
+  /** How far its fetch of this file is (undefined when it is not fetching it). */
+  progress(sha256: string): Progress | undefined
 }
 
 export interface FallbackResult {
@@ -115,6 +117,8 @@ interface Active {
   order: Transport[]
   /** Aborts only the libp2p attempt (it stalled and another transport follows). */
   libp2p: AbortController
+  /** The transport in use now. */
+  via: Transport
   /** Landing has begun: the bytes are all here, so the transfer is no longer cancelled. */
   landing: boolean
   /** Why it was called off, when cancel() stopped it. */
@@ -275,12 +279,14 @@ export class TransferManager {
       attempts: r.attempts,
       lastError: r.lastError,
       nextAttemptMs: r.state === 'waiting' || r.state === 'failed' ? r.nextAttemptMs : undefined,
-      progress: this.#active.get(r.entry.sha256)?.download.progress(),
+      progress: this.progress(r.entry.sha256),
     }))
   }
 
   progress(sha256: string): Progress | undefined {
-    return this.#active.get(sha256)?.download.progress()
+    const a = this.#active.get(sha256)
+    if (a == null) return undefined
+    return a.via === 'bittorrent' ? (this.#init.fallback?.progress(sha256) ?? { ...a.download.progress(), via: 'bittorrent' }) : a.download.progress()
   }
 
   #tick(): void {
@@ -376,7 +382,7 @@ export class TransferManager {
         if (giveUpOnStall) this.#active.get(sha)?.libp2p.abort(new StalledError(`libp2p: nothing verified for ${idleMs} ms`))
       },
     })
-    const active: Active = { row, download, controller, startedMs: now, order, libp2p: new AbortController(), landing: false }
+    const active: Active = { row, download, controller, startedMs: now, order, libp2p: new AbortController(), landing: false, via: order[0] ?? 'libp2p' }
     this.#active.set(sha, active)
     init.events.emit('sync_started', { sha256: sha, path: row.entry.path, size: row.entry.size, priority: row.priority, reason: row.reason, attempt })
     void this.#run(active, attempt)
@@ -461,7 +467,7 @@ export class TransferManager {
       path: row.entry.path,
       reason: a.cancelled,
       wantedAs: row.reason,
-      bytesVerified: a.download.progress().bytes,
+      bytesVerified: this.progress(sha)?.bytes ?? 0,
       durationMs: init.clock.now() - a.startedMs,
     })
     init.log.info({ path: row.entry.path, sha256: sha, why: a.cancelled }, 'transfer cancelled')
@@ -474,6 +480,7 @@ export class TransferManager {
     let after: Fetched['after']
     let lastErr: unknown
     for (const via of a.order) {
+      a.via = via
       try {
         if (via === 'bittorrent' && this.#init.fallback != null) {
           const stagingPath = join(this.#init.stagingDir, row.staging)

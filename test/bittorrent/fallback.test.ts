@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { FileJson } from '../../src/node/read-models.js'
 import type { MeshsyncNode } from '../../src/node.js'
 import type { QuarantineRecord } from '../../src/quarantine/quarantine.js'
+import type { Progress } from '../../src/transfer/download.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 import { api, startNode, stopAll, waitFor } from '../helpers/cluster.js'
 import { BT_TEST, MiB, randomFile, sha256File, stagingOf } from './support.js'
@@ -178,7 +179,25 @@ describe('BitTorrent fallback between real nodes', () => {
     const infoHash = await knownWithTorrent(dst, sha, [a, b])
     await waitFor('both seed it', () => a.bittorrent!.seeder.seeding().get(sha) === infoHash && b.bittorrent!.seeder.seeding().get(sha) === infoHash)
 
-    await dst.fetch(sha, { signal: AbortSignal.timeout(120_000) })
+    // GET /transfer shows the BitTorrent download's progress while it runs
+    const seen: Progress[] = []
+    let fetching = true
+    const sampler = (async () => {
+      while (fetching) {
+        const t = await api<{ progress?: Progress }>(dst, `/transfer?sha256=${sha}`).catch(() => undefined)
+        if (t?.progress != null) seen.push(t.progress)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    })()
+    await dst.fetch(sha, { signal: AbortSignal.timeout(120_000) }).finally(() => {
+      fetching = false
+    })
+    await sampler
+    const mid = seen.filter((p) => p.via === 'bittorrent' && p.bytes > 0 && p.bytes < SIZE)
+    expect(mid.length).toBeGreaterThan(0)
+    expect(mid.every((p) => p.total === SIZE && p.chunks > 0 && p.chunksDone <= p.chunks)).toBe(true)
+    expect(mid.flatMap((p) => p.sources).every((s) => s === a.peerId || s === b.peerId)).toBe(true)
+    expect(mid.some((p) => p.rate > 0)).toBe(true)
     expect(await sha256File(join(dst.layout.dataDir, 'big.bin'))).toBe(sha)
     const done = await completed(dst, sha)
     // BitTorrent went first: no libp2p attempt, nothing stalled
