@@ -9,6 +9,7 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { fastMsgId } from './fast-msg-id.js'
 import type { PeerGater } from './gater.js'
 
 export interface MeshInit {
@@ -73,6 +74,8 @@ export async function createMesh<S extends ServiceMap>(init: MeshInit, // biome-
         emitSelf: false,
         // our messages are small; a larger one is a bug or an attack
         maxInboundDataLength: 4 * 1024 * 1024,
+        // exact copies of an accepted message are dropped before their signature is checked again
+        fastMsgIdFn: fastMsgId,
         ...(init.localCluster ? { scoreParams: { IPColocationFactorWeight: 0 } } : {}),
       }),
       ...services,
