@@ -17,7 +17,7 @@ import type { ResolvedConfig } from './config/load.js'
 import { policyFor } from './config/policies.js'
 import { Gossip } from './gossip/gossip.js'
 import { PeerGater } from './mesh/gater.js'
-import { createMesh, type Mesh } from './mesh/libp2p.js'
+import { connectionFacts, createMesh, type Mesh } from './mesh/libp2p.js'
 import { Reconnect } from './mesh/reconnect.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DiskMeter, diskLevel } from './node/disk.js'
@@ -250,6 +250,11 @@ export class MeshsyncNode {
           .map((p) => ({ peerId: p.peerId, addrs: p.health!.addrs.map((a) => `${a}/p2p/${p.peerId}`) }))
       },
       minPeers: 3,
+      targetPeers: cfg.mesh.targetPeers,
+      connections: () => connectionFacts(this.mesh),
+      close: async (peerId, signal) => {
+        await this.mesh.hangUp(peerIdFromString(peerId), { signal })
+      },
       intervalMs: Math.max(1000, 2 * cfg.gossip.healthIntervalSeconds * 1000),
       clock: this.clock,
       log: this.log,

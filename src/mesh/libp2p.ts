@@ -3,7 +3,8 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { PrivateKey, ServiceMap } from '@libp2p/interface'
+import { KEEP_ALIVE, type PrivateKey, type ServiceMap } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
@@ -11,6 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { fastMsgId } from './fast-msg-id.js'
 import type { PeerGater } from './gater.js'
+import type { ConnectionFacts } from './reconnect.js'
 
 export interface MeshInit {
   privateKey: PrivateKey
@@ -91,4 +93,32 @@ export type Pubsub = import('@libp2p/gossipsub').GossipSub & { getMeshPeers(topi
 
 export function pubsubOf(mesh: { services: { pubsub: unknown } }): Pubsub {
   return mesh.services.pubsub as Pubsub
+}
+
+/** Streams that every connection carries in the background: gossip, DHT, identify, ping. */
+function isBackgroundProtocol(protocol: string | undefined): boolean {
+  return protocol == null || protocol === '' || protocol.startsWith('/meshsub/') || protocol.includes('/kad/') || protocol.startsWith('/ipfs/')
+}
+
+/** The node's connections as the reconnect loop's trimming sees them (one row per peer). */
+export async function connectionFacts(mesh: Mesh): Promise<ConnectionFacts[]> {
+  const pubsub = pubsubOf(mesh)
+  const meshPeers = new Set(pubsub.getTopics().flatMap((t) => pubsub.getMeshPeers(t)))
+  const now = Date.now()
+  const byPeer = new Map<string, ConnectionFacts>()
+  for (const c of mesh.getConnections()) {
+    const peerId = c.remotePeer.toString()
+    // libp2p's timeline is wall-clock milliseconds
+    const ageMs = now - c.timeline.open
+    const keep = meshPeers.has(peerId) || c.streams.some((s) => !isBackgroundProtocol(s.protocol))
+    const prev = byPeer.get(peerId)
+    byPeer.set(peerId, prev == null ? { peerId, ageMs, keep } : { peerId, ageMs: Math.max(prev.ageMs, ageMs), keep: prev.keep || keep })
+  }
+  // peers libp2p keeps alive (the DHT's closest peers): closing them only makes libp2p dial them again
+  for (const f of byPeer.values()) {
+    if (f.keep) continue
+    const peer = await mesh.peerStore.get(peerIdFromString(f.peerId)).catch(() => undefined)
+    if (peer != null && [...peer.tags.keys()].some((t) => t.startsWith(KEEP_ALIVE))) f.keep = true
+  }
+  return [...byPeer.values()]
 }

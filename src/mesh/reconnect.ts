@@ -20,13 +20,36 @@ export interface ReconnectInit {
   lost(): { peerId: string; addrs: string[] }[]
   /** Below this many connections the loop dials. */
   minPeers: number
+  /**
+   * Above this many connections the loop closes idle ones (libp2p's own limit,
+   * maxConnections, refuses new inbound connections once reached, so a node
+   * that filled up to it could no longer take a newcomer; this keeps it below).
+   */
+  targetPeers: number
+  /** Open connections, one per peer, with what the trimming needs to know. */
+  connections(): Promise<ConnectionFacts[]>
+  /** Closes every connection to this peer. */
+  close(peerId: string, signal: AbortSignal): Promise<void>
   intervalMs: number
   clock: Clock
   log: Logger
 }
 
+/** A connection as trimming sees it. */
+export interface ConnectionFacts {
+  peerId: string
+  /** How long the oldest connection to this peer has been open. */
+  ageMs: number
+  /**
+   * Leave it open: the peer is in our gossipsub mesh for a topic, libp2p keeps it alive (the DHT's closest
+   * peers), or a stream other than gossip, DHT, identify or ping is open (a transfer).
+   */
+  keep: boolean
+}
+
 /**
- * Keeps a node in the mesh. libp2p's bootstrap dials once at start: a node
+ * Keeps a node in the mesh, with between minPeers and targetPeers connections.
+ * libp2p's bootstrap dials once at start: a node
  * whose dials failed then (its bootstrap host busy, restarting, or gone), or
  * that lost every connection later (a partition, a network blip), would stay
  * alone. While it has fewer than `minPeers` connections, this loop dials the
@@ -53,7 +76,26 @@ export class Reconnect {
   }
 
   async tick(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.#redialLost(signal), this.#refill(signal)])
+    await Promise.all([this.#redialLost(signal), this.#refill(signal), this.#trim(signal)])
+  }
+
+  /**
+   * Closes connections above targetPeers, a few per tick: never one to a
+   * gossip mesh peer or one carrying a transfer, never one younger than
+   * TRIM_MIN_AGE_MS (a newcomer needs time to join the gossip mesh), oldest first.
+   */
+  async #trim(signal: AbortSignal): Promise<void> {
+    const { connections, targetPeers, close, log } = this.#init
+    const all = await connections()
+    const excess = all.length - targetPeers
+    if (excess <= 0) return
+    const victims = all
+      .filter((c) => !c.keep && c.ageMs >= TRIM_MIN_AGE_MS)
+      .sort((a, b) => b.ageMs - a.ageMs)
+      .slice(0, Math.min(excess, TRIM_PER_TICK))
+    if (victims.length === 0) return
+    log.debug({ connected: all.length, targetPeers, closing: victims.length }, 'more connections than targetPeers: closing idle ones')
+    await Promise.allSettled(victims.map((c) => close(c.peerId, signal)))
   }
 
   async #redialLost(signal: AbortSignal): Promise<void> {
@@ -95,6 +137,10 @@ export class Reconnect {
     )
   }
 }
+
+/** Connections closed per tick at most when above targetPeers, and the age below which none is. */
+const TRIM_PER_TICK = 8
+const TRIM_MIN_AGE_MS = 30_000
 
 /** Lost peers dialled per tick at most, and their backoff (doubling up to the maximum). */
 const LOST_PER_TICK = 3
