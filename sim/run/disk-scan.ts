@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join, relative, sep } from 'node:path'
 import picomatch from 'picomatch'
@@ -20,20 +19,25 @@ export interface DiskFile {
  * folder and files still being written excluded). Remembers hashes by
  * (path, size, mtime, inode), so re-scanning a data dir every few seconds
  * only reads what changed.
+ *
+ * Synchronous on purpose: in-process, 50 nodes keep the one event loop so
+ * busy that every await waits a second or more, and a scan of 50 data dirs
+ * made of hundreds of small awaits took minutes. The sync calls cost
+ * milliseconds and block the nodes only for that long.
  */
 export class DiskScanner {
   readonly #cache = new Map<string, { key: string; sha256: string }>()
 
   async scan(dataDir: string): Promise<DiskFile[]> {
     const out: DiskFile[] = []
-    await this.#walk(dataDir, dataDir, out)
+    this.#walk(dataDir, dataDir, out)
     return out.sort((a, b) => a.path.localeCompare(b.path))
   }
 
-  async #walk(root: string, dir: string, out: DiskFile[]): Promise<void> {
+  #walk(root: string, dir: string, out: DiskFile[]): void {
     let entries: import('node:fs').Dirent[]
     try {
-      entries = await readdir(dir, { withFileTypes: true })
+      entries = readdirSync(dir, { withFileTypes: true })
     } catch {
       return
     }
@@ -42,15 +46,15 @@ export class DiskScanner {
       const rel = relative(root, abs).split(sep).join('/')
       if (dir === root && e.name === STATE_DIR_NAME) continue
       if (e.isDirectory()) {
-        await this.#walk(root, abs, out)
+        this.#walk(root, abs, out)
         continue
       }
       if (!e.isFile() || NOT_FINAL(rel)) continue
       try {
-        const s = await stat(abs)
+        const s = statSync(abs)
         const key = `${s.size}:${s.mtimeMs}:${s.ino}`
         const hit = this.#cache.get(abs)
-        const sha256 = hit?.key === key ? hit.sha256 : await hashFile(abs)
+        const sha256 = hit?.key === key ? hit.sha256 : hashFileSync(abs)
         this.#cache.set(abs, { key, sha256 })
         out.push({ path: rel, size: s.size, sha256 })
       } catch {
@@ -61,7 +65,22 @@ export class DiskScanner {
 }
 
 export async function hashFile(path: string): Promise<string> {
+  return hashFileSync(path)
+}
+
+/** SHA-256 of a file, read synchronously 1 MiB at a time (see DiskScanner for why not async). */
+export function hashFileSync(path: string): string {
   const h = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
+  const buf = Buffer.allocUnsafe(1 << 20)
+  const fd = openSync(path, 'r')
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null)
+      if (n === 0) break
+      h.update(buf.subarray(0, n))
+    }
+  } finally {
+    closeSync(fd)
+  }
   return h.digest('hex')
 }

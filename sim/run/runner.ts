@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { resolveLayers } from '../../src/config/load.js'
@@ -75,6 +75,8 @@ class Run {
   /** Partitions in force: id -> sides. */
   readonly partitions = new Map<number, string[][]>()
   readonly chains = new Map<string, Promise<void>>()
+  /** The action each node's queue is running now (for the 'still waiting' line). */
+  readonly pending = new Map<string, { what: string; sinceMs: number }>()
   readonly log: (line: string) => void
   observer!: Observer
   /** Gossip latency in processes and netns modes (in-process nodes are hooked instead). */
@@ -83,7 +85,15 @@ class Run {
   workDir = ''
   scans = 0
   filesChecked = 0
-  writeQueue: Promise<void> = Promise.resolve()
+  /**
+   * Each node's writes, in order (one producer per node, as on a real host;
+   * one queue for all would hold every node's data behind the slowest write).
+   */
+  readonly writeChains = new Map<string, Promise<void>>()
+  /** Writes running now (for the 'still' line). */
+  readonly #writing = new Set<string>()
+  /** What the run is doing, and since when (a line every 30 s says it when it takes long). */
+  #phase = { what: 'starting', sinceMs: Date.now() }
   /** Kills and evacuations, for failure detection and repair figures. */
   readonly losses: { t: number; node: string; peerIds: string[]; files: Map<string, number>; repairedAt?: number; returnedAt?: number }[] = []
   convergedSince: number | undefined
@@ -106,14 +116,26 @@ class Run {
     this.workDir = this.o.workDir != null ? resolve(this.o.workDir) : await mkdtemp(join(tmpdir(), 'meshsync-sim-'))
     await mkdir(this.workDir, { recursive: true })
     let outcome: SimOutcome | undefined
+    const watchdog = setInterval(() => {
+      const s = (Date.now() - this.#phase.sinceMs) / 1000
+      if (s >= 30) this.log(`sim: still ${this.#phase.what} (${s.toFixed(0)} s)${this.#phase.what === 'waiting for writes' ? `: ${[...this.#writing].slice(0, 5).join(', ')}` : ''}`)
+    }, 30_000)
+    watchdog.unref()
     try {
+      this.#enter('setting up')
       await this.#setup()
+      this.#enter('starting nodes')
       await this.#startAll()
+      this.#enter('running the timeline')
       await this.#runTimeline()
+      this.#enter('settling')
       await this.#settle()
+      this.#enter('checking the invariants')
       outcome = await this.#finish()
     } finally {
+      this.#enter('stopping nodes')
       await this.#teardown()
+      clearInterval(watchdog)
     }
     return outcome
   }
@@ -186,11 +208,38 @@ class Run {
   }
 
   /** Runs `fn` after whatever is already queued for this node. */
-  #onNode(name: string, fn: () => Promise<void>): Promise<void> {
+  #enter(what: string): void {
+    this.#phase = { what, sinceMs: Date.now() }
+  }
+
+  #onNode(name: string, what: string, fn: () => Promise<void>): Promise<void> {
     const prev = this.chains.get(name) ?? Promise.resolve()
-    const next = prev.then(fn).catch((err) => this.log(`sim: ${name}: ${(err as Error).message}`))
+    const run = async (): Promise<void> => {
+      this.pending.set(name, { what, sinceMs: this.observer.now() })
+      try {
+        await fn()
+      } finally {
+        this.pending.delete(name)
+      }
+    }
+    const next = prev.then(run).catch((err) => this.log(`sim: ${name}: ${(err as Error).message}`))
     this.chains.set(name, next)
     return next
+  }
+
+  /** Waits for every node's queued actions, saying every 30 s which ones are still running. */
+  async #drainChains(): Promise<void> {
+    let done = false
+    const all = Promise.all(this.chains.values()).then(() => {
+      done = true
+    })
+    while (!done) {
+      await Promise.race([all, sleep(30_000)])
+      if (done) break
+      const now = this.observer.now()
+      const list = [...this.pending].map(([node, p]) => `${node} ${p.what} (${((now - p.sinceMs) / 1000).toFixed(0)} s)`)
+      this.log(`sim: still waiting for: ${list.join(', ') || 'queued actions'}`)
+    }
   }
 
   async #runTimeline(): Promise<void> {
@@ -215,16 +264,21 @@ class Run {
       if (wait > 0) await sleep(wait)
       if (item.kind === 'write') {
         const w = item.w
-        this.writeQueue = this.writeQueue.then(() => this.#write(w)).catch((err) => this.log(`sim: write ${w.path}: ${(err as Error).message}`))
+        const prev = this.writeChains.get(w.node) ?? Promise.resolve()
+        this.writeChains.set(w.node, prev.then(() => this.#write(w)).catch((err) => this.log(`sim: write ${w.path}: ${(err as Error).message}`)))
       } else void this.#act(item.a)
     }
-    await this.writeQueue
-    await Promise.all(this.chains.values())
+    this.#enter('waiting for writes')
+    await Promise.all(this.writeChains.values())
+    this.#enter('waiting for node actions')
+    await this.#drainChains()
+    this.#enter('running the timeline')
     const rest = this.plan.durationMs - this.observer.now()
     if (rest > 0) await sleep(rest)
-    await Promise.all(this.chains.values())
+    await this.#drainChains()
     this.quietAtMs = Math.max(this.plan.quietAtMs, this.#lastFaultAt())
     sampling = false
+    this.#enter('waiting for the last sample')
     await sampler
   }
 
@@ -235,19 +289,33 @@ class Run {
   async #write(w: PlannedWrite): Promise<void> {
     const node = this.byName.get(w.node)!
     if (!node.alive) return
+    const what = `${w.node}:${w.path}`
+    this.#writing.add(what)
+    try {
+      await this.#writeNow(w, node)
+    } finally {
+      this.#writing.delete(what)
+    }
+  }
+
+  async #writeNow(w: PlannedWrite, node: SimNode): Promise<void> {
     const abs = join(node.dataDir, w.path)
-    await generateFile(w.kind, abs, w.size, this.plan.seed, w.label)
-    const sha256 = await hashFile(abs)
-    const { size } = await import('node:fs/promises').then((fs) => fs.stat(abs))
+    // made under a name nobody catalogs or checks (*.tmp), in the ledger, then renamed into place:
+    // a disk scan between the rename and the ledger entry would see a file nobody wrote
+    const made = `${abs}.sim.tmp`
+    await generateFile(w.kind, made, w.size, this.plan.seed, w.label)
+    const sha256 = await hashFile(made)
+    const { size } = await stat(made)
     const policy = policyFor(this.policies, w.path, KIND_OF[w.kind]!)
     this.ledger.add({ sha256, path: w.path, size, kind: w.kind, origin: w.node, minCopies: policy.minCopies, policy: policy.name, createdAtMs: this.observer.now() })
+    await rename(made, abs)
   }
 
   /** Starts an action; per-node actions queue behind the node's earlier ones (the promise is for that queue). */
   #act(a: Action): Promise<void> | undefined {
     switch (a.type) {
       case 'kill':
-        return this.#onNode(a.node, async () => {
+        return this.#onNode(a.node, a.type, async () => {
           const n = this.byName.get(a.node)!
           if (!n.alive) return
           this.#recordLoss(n)
@@ -257,7 +325,7 @@ class Run {
           this.fate.set(a.node, 'killed')
         })
       case 'evacuate':
-        return this.#onNode(a.node, async () => {
+        return this.#onNode(a.node, a.type, async () => {
           const n = this.byName.get(a.node)!
           if (!n.alive) return
           this.#fault('evacuate', a.node, `SIGTERM, deadline ${a.deadlineMs / 1000} s`)
@@ -268,7 +336,7 @@ class Run {
           this.fate.set(a.node, 'gone')
         })
       case 'restart':
-        return this.#onNode(a.node, async () => {
+        return this.#onNode(a.node, a.type, async () => {
           const n = this.byName.get(a.node)!
           if (n.alive) return
           await this.#startNode(n)
@@ -277,7 +345,7 @@ class Run {
           this.#fault('restart', a.node, `peer ${n.peerId.slice(-8)}`)
         })
       case 'new-identity':
-        return this.#onNode(a.node, async () => {
+        return this.#onNode(a.node, a.type, async () => {
           const n = this.byName.get(a.node)!
           if (!n.alive) return
           const old = n.peerId
@@ -291,7 +359,7 @@ class Run {
           this.#fault('restart', a.node, `new peer ${n.peerId.slice(-8)}`)
         })
       case 'reconfigure':
-        return this.#onNode(a.node, async () => {
+        return this.#onNode(a.node, a.type, async () => {
           const n = this.byName.get(a.node)!
           Object.assign(this.settings.get(a.node)!, a.settings)
           const what = Object.entries(a.settings).map(([k, v]) => `${k}=${v}`).join(', ')
@@ -306,7 +374,7 @@ class Run {
           await this.#startNode(n)
         })
       case 'fill':
-        return this.#onNode(a.node, async () => {
+        return this.#onNode(a.node, a.type, async () => {
           const n = this.byName.get(a.node)!
           if (!n.alive) return
           this.#fault('fill-disk', a.node, `${(a.bytes / 2 ** 20).toFixed(0)} MiB of new data, quota ${this.settings.get(a.node)?.['disk.quota']}`)
