@@ -123,6 +123,8 @@ interface Active {
   landing: boolean
   /** Why it was called off, when cancel() stopped it. */
   cancelled?: string
+  /** Verified bytes when it was called off. */
+  cancelledAtBytes?: number
 }
 
 /** A file that failed for a reason no retry can fix waits this long before it may be asked for again. */
@@ -237,6 +239,7 @@ export class TransferManager {
     if (a != null) {
       if (a.landing || a.cancelled != null) return false
       a.cancelled = reason
+      a.cancelledAtBytes = this.progress(sha256)?.bytes ?? 0
       a.controller.abort(new CancelledError(`${a.row.entry.path}: ${reason}`))
       return true
     }
@@ -467,7 +470,7 @@ export class TransferManager {
       path: row.entry.path,
       reason: a.cancelled,
       wantedAs: row.reason,
-      bytesVerified: this.progress(sha)?.bytes ?? 0,
+      bytesVerified: a.cancelledAtBytes ?? 0,
       durationMs: init.clock.now() - a.startedMs,
     })
     init.log.info({ path: row.entry.path, sha256: sha, why: a.cancelled }, 'transfer cancelled')

@@ -28,7 +28,12 @@ describe('reconnect', () => {
     const b2 = await startNode({ name: 'rc-b', dataDir: bDir, bootstrap: addr })
     nodes.splice(nodes.indexOf(b), 1, b2)
     expect(b2.peerId).toBe(bId)
-    await waitFor('b2 connected to a again', () => b2.mesh.getPeers().some((p) => p.toString() === a.peerId), 30_000)
+    await waitFor('b2 connected to a again', () => b2.mesh.getPeers().some((p) => p.toString() === a.peerId), 30_000).catch((err) => {
+      const aFacts = b2.view.get(a.peerId)
+      throw new Error(
+        `${(err as Error).message}; b2 knows a as ${aFacts?.state} at ${JSON.stringify(aFacts?.health?.addrs)}; b2 connected to ${JSON.stringify(b2.mesh.getPeers().map(String))}; a connected to ${JSON.stringify(a.mesh.getPeers().map(String))}`,
+      )
+    })
     await waitFor('a sees b2 up again', () => a.view.get(b2.peerId)?.state === 'up', 30_000)
   }, 90_000)
 })
