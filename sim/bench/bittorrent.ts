@@ -1,13 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { createHash, } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Server } from 'bittorrent-tracker'
 import { createTorrentMeta, magnetURI, torrentFile } from '../../src/bittorrent/torrent-meta.js'
 import { freePort, ProcessNode } from '../harness/process-node.js'
+import { hashFile } from '../run/disk-scan.js'
+import { ARIA2C_BASE } from './aria2c.js'
 import { round } from './stats.js'
+import { timedFetch } from './timed-fetch.js'
 import { testFile } from './test-file.js'
 
 /**
@@ -137,17 +138,7 @@ async function meshsyncFetch(
       const f = files.find((x) => x.sha256 === sha)
       return (peers.find((p) => p.peerId === seeder.peerId)?.health?.btPort ?? 0) > 0 && f?.infoHash != null && f.holders.includes(seeder.peerId)
     })
-    await writeFile(`/proc/${dst.pid}/clear_refs`, '5')
-    const started = performance.now()
-    await dst.post('/fetch', { sha256: sha })
-    for (;;) {
-      const t = await dst.get<{ state: string; lastError?: string }>(`/transfer?sha256=${sha}`)
-      if (t.state === 'landed') break
-      if (t.state === 'failed') throw new Error(`transfer failed: ${t.lastError}`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    const seconds = (performance.now() - started) / 1000
-    const peakRssMiB = await dst.peakRssMiB()
+    const { seconds, peakRssMiB } = await timedFetch(dst, sha)
     const events = await dst.get<{ sha256?: string; data?: { via?: string } }[]>('/events?type=sync_completed')
     const via = events.find((e) => e.sha256 === sha)?.data?.via ?? 'unknown'
     const got = await hashFile(join(dir, 'big.bin'))
@@ -169,17 +160,7 @@ async function aria2cFetch(what: string, dir: string, sha: string, work: string)
     '--index-out=1=big.bin',
     '--seed-time=0',
     `--listen-port=${port}`,
-    '--enable-dht=false',
-    '--enable-dht6=false',
-    '--bt-enable-lpd=false',
-    '--enable-peer-exchange=false',
-    '--bt-save-metadata=false',
-    '--file-allocation=none',
-    '--summary-interval=0',
-    '--console-log-level=warn',
-    '--bt-tracker-connect-timeout=5',
-    '--bt-tracker-timeout=10',
-    '--bt-stop-timeout=120',
+    ...ARIA2C_BASE,
     what,
   ]
   const started = performance.now()
@@ -197,9 +178,3 @@ async function aria2cFetch(what: string, dir: string, sha: string, work: string)
   return seconds
 }
 
-
-async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(c as Buffer)
-  return h.digest('hex')
-}

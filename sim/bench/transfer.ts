@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process'
-import { createHash, } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { link, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { ProcessNode } from '../harness/process-node.js'
+import { hashFile } from '../run/disk-scan.js'
 import { round } from './stats.js'
+import { timedFetch } from './timed-fetch.js'
 import { testFile } from './test-file.js'
 
 /**
@@ -98,17 +98,7 @@ async function meshsync(file: string, sha: string, _size: number, work: string, 
       await new Promise((r) => setTimeout(r, 250))
     }
     const idleRssMiB = await dst.rssMiB()
-    await writeFile(`/proc/${dst.pid}/clear_refs`, '5') // reset the peak to now
-    const started = performance.now()
-    await dst.post('/fetch', { sha256: sha })
-    for (;;) {
-      const t = await dst.get<{ state: string; lastError?: string }>(`/transfer?sha256=${sha}`)
-      if (t.state === 'landed') break
-      if (t.state === 'failed') throw new Error(`transfer failed: ${t.lastError}`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    const seconds = (performance.now() - started) / 1000
-    const peakRssMiB = await dst.peakRssMiB()
+    const { seconds, peakRssMiB } = await timedFetch(dst, sha)
     // byte-identical?
     const got = await hashFile(join(work, `dst${sources}`, 'big.bin'))
     if (got !== sha) throw new Error(`landed file hashes to ${got}, expected ${sha}`)
@@ -116,10 +106,4 @@ async function meshsync(file: string, sha: string, _size: number, work: string, 
   } finally {
     await Promise.all(nodes.map((n) => n.stop()))
   }
-}
-
-async function hashFile(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const c of createReadStream(path, { highWaterMark: 1024 * 1024 })) h.update(c as Buffer)
-  return h.digest('hex')
 }

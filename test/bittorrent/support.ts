@@ -78,20 +78,8 @@ export async function startTracker(): Promise<{ url: string; server: Server; ann
   }
 }
 
-/** aria2c flags that keep it inside the test: no DHT, no LPD, no PEX, quiet. */
-export const ARIA2C_BASE = [
-  '--enable-dht=false',
-  '--enable-dht6=false',
-  '--bt-enable-lpd=false',
-  '--enable-peer-exchange=false',
-  '--bt-save-metadata=false',
-  '--file-allocation=none',
-  '--summary-interval=0',
-  '--console-log-level=warn',
-  '--bt-tracker-connect-timeout=5',
-  '--bt-tracker-timeout=10',
-  '--bt-stop-timeout=120',
-]
+export { ARIA2C_BASE } from '../../sim/bench/aria2c.js'
+import { ARIA2C_BASE } from '../../sim/bench/aria2c.js'
 
 /** Runs aria2c; resolves with its exit code and output. */
 export function aria2c(args: string[], logFile?: string): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {

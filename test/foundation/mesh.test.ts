@@ -5,7 +5,7 @@ import type { MeshsyncNode } from '../../src/node.js'
 import type { FileJson, PeerJson } from '../../src/node/read-models.js'
 import { api, startCluster, stopAll, waitFor } from '../helpers/cluster.js'
 
-const FIXTURES = '/work/shared/fixtures'
+import { FIXTURES } from '../helpers/fixtures.js'
 
 describe('a cluster of real nodes over loopback', () => {
   let nodes: MeshsyncNode[] = []

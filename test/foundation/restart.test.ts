@@ -5,7 +5,7 @@ import type { MeshsyncNode } from '../../src/node.js'
 import type { FileJson } from '../../src/node/read-models.js'
 import { api, startCluster, startNode, stopAll, waitFor } from '../helpers/cluster.js'
 
-const FIXTURES = '/work/shared/fixtures'
+import { FIXTURES } from '../helpers/fixtures.js'
 
 describe('restarts and catching up', () => {
   const nodes: MeshsyncNode[] = []

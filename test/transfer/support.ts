@@ -2,17 +2,14 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { Kind } from '../../src/config/schema.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 
 /** Helpers shared by the transfer tests (real nodes, real files). */
 
 const REPO = join(import.meta.dirname, '..', '..')
 
-/** The shared fixtures: beside the repo (CI clones it with shared/ next to it), else the workplace copy. */
-export const FIXTURES = [process.env.MESHSYNC_FIXTURES, join(REPO, '..', 'shared', 'fixtures'), '/work/shared/fixtures'].find(
-  (d): d is string => d != null && existsSync(join(d, 'EXPECTED.tsv')),
-)!
+export { FIXTURES, type FixtureRow, fixtureRows } from '../helpers/fixtures.js'
+import { FIXTURES } from '../helpers/fixtures.js'
 
 /** The compiled CLI and the bash entry that runs it (tests that spawn it need `npm run build` first). */
 export const CLI_JS = join(REPO, 'dist', 'src', 'cli', 'bin.js')
@@ -25,24 +22,6 @@ export const BIN = join(REPO, 'bin', 'meshsync')
 export const NO_REPLICATION: Record<string, unknown> = {
   'policies.solo.minCopies': 1,
   'policies.solo.maxCopies': 1,
-}
-
-export interface FixtureRow {
-  path: string
-  kind: Kind
-  valid: boolean
-  why: string
-}
-
-export async function fixtureRows(): Promise<FixtureRow[]> {
-  return (await readFile(join(FIXTURES, 'EXPECTED.tsv'), 'utf8'))
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const [path, kind, verdict, why] = l.split('\t')
-      return { path: path!, kind: kind as Kind, valid: verdict === 'valid', why: why ?? '' }
-    })
 }
 
 /** Words the quarantine reason of each invalid fixture must contain (from the validators' messages). */

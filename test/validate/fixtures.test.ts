@@ -1,25 +1,11 @@
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Kind } from '../../src/config/schema.js'
 import { detectKind, validateFile } from '../../src/validate/index.js'
+import { fixtureRows } from '../helpers/fixtures.js'
 import { FIXTURES, tempDir } from './helpers.js'
 
-interface Row {
-  path: string
-  kind: Kind
-  valid: boolean
-  why: string
-}
-
-const rows: Row[] = (await readFile(join(FIXTURES, 'EXPECTED.tsv'), 'utf8'))
-  .split('\n')
-  .slice(1)
-  .filter((l) => l.trim() !== '')
-  .map((l) => {
-    const [path, kind, verdict, why] = l.split('\t')
-    return { path: path!, kind: kind as Kind, valid: verdict === 'valid', why: why ?? '' }
-  })
+const rows = await fixtureRows()
 
 /** The key words each invalid fixture's reason must contain. */
 const REASON: Record<string, string> = {

@@ -5,7 +5,7 @@ import { crc32, createDeflateRaw, deflateRawSync } from 'node:zlib'
 
 /** Test helpers: a tiny zip writer (stored/deflate, optional zip64 records) and a .npy builder. */
 
-export const FIXTURES = '/work/shared/fixtures'
+export { FIXTURES } from '../helpers/fixtures.js'
 
 export async function tempDir(prefix = 'meshsync-validate-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
