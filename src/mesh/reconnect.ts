@@ -85,7 +85,9 @@ export class Reconnect {
    * TRIM_MIN_AGE_MS (a newcomer needs time to join the gossip mesh), oldest first.
    */
   async #trim(signal: AbortSignal): Promise<void> {
-    const { connections, targetPeers, close, log } = this.#init
+    const { connected, connections, targetPeers, close, log } = this.#init
+    // the cheap count first: connections() reads the peer store for every idle peer
+    if (connected() <= targetPeers) return
     const all = await connections()
     const excess = all.length - targetPeers
     if (excess <= 0) return

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/util/log.js'
 function loop(conns: ConnectionFacts[], targetPeers: number) {
   const closed: string[] = []
   const r = new Reconnect({
-    connected: () => conns.length,
+    connected: () => conns.filter((c) => !closed.includes(c.peerId)).length,
     dial: async () => {},
     bootstrap: [],
     known: () => [],
