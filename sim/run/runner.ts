@@ -118,7 +118,15 @@ class Run {
     let outcome: SimOutcome | undefined
     const watchdog = setInterval(() => {
       const s = (Date.now() - this.#phase.sinceMs) / 1000
-      if (s >= 30) this.log(`sim: still ${this.#phase.what} (${s.toFixed(0)} s)${this.#phase.what === 'waiting for writes' ? `: ${[...this.#writing].slice(0, 5).join(', ')}` : ''}`)
+      if (s < 30) return
+      const now = this.observer?.now() ?? 0
+      const detail =
+        this.#phase.what === 'waiting for writes'
+          ? [...this.#writing]
+          : this.#phase.what === 'waiting for node actions'
+            ? [...this.pending].map(([node, p]) => `${node} ${p.what} (${((now - p.sinceMs) / 1000).toFixed(0)} s)`)
+            : []
+      this.log(`sim: still ${this.#phase.what} (${s.toFixed(0)} s)${detail.length > 0 ? `: ${detail.slice(0, 5).join(', ')}` : ''}`)
     }, 30_000)
     watchdog.unref()
     try {
@@ -227,21 +235,6 @@ class Run {
     return next
   }
 
-  /** Waits for every node's queued actions, saying every 30 s which ones are still running. */
-  async #drainChains(): Promise<void> {
-    let done = false
-    const all = Promise.all(this.chains.values()).then(() => {
-      done = true
-    })
-    while (!done) {
-      await Promise.race([all, sleep(30_000)])
-      if (done) break
-      const now = this.observer.now()
-      const list = [...this.pending].map(([node, p]) => `${node} ${p.what} (${((now - p.sinceMs) / 1000).toFixed(0)} s)`)
-      this.log(`sim: still waiting for: ${list.join(', ') || 'queued actions'}`)
-    }
-  }
-
   async #runTimeline(): Promise<void> {
     const items: ({ kind: 'write'; t: number; w: PlannedWrite } | { kind: 'action'; t: number; a: Action })[] = [
       ...this.plan.writes.map((w) => ({ kind: 'write' as const, t: w.t, w })),
@@ -271,11 +264,12 @@ class Run {
     this.#enter('waiting for writes')
     await Promise.all(this.writeChains.values())
     this.#enter('waiting for node actions')
-    await this.#drainChains()
+    await Promise.all(this.chains.values())
     this.#enter('running the timeline')
     const rest = this.plan.durationMs - this.observer.now()
     if (rest > 0) await sleep(rest)
-    await this.#drainChains()
+    this.#enter('waiting for node actions')
+    await Promise.all(this.chains.values())
     this.quietAtMs = Math.max(this.plan.quietAtMs, this.#lastFaultAt())
     sampling = false
     this.#enter('waiting for the last sample')
