@@ -164,7 +164,7 @@ export class BittorrentFallback implements TransferFallback {
         total: entry.size,
         chunksDone: done,
         chunks: pieces,
-        sources: t.wires.map((w) => who(`${w.remoteAddress}:${w.remotePort}`)),
+        sources: t.wires.map((w) => who(wireAddr(w))),
         rate: t.downloadSpeed,
       }
     })
@@ -210,7 +210,7 @@ export class BittorrentFallback implements TransferFallback {
         const now = init.clock.now()
         if (now - started >= init.timeoutMs) finish(new TimeoutError(`${entry.path}: BitTorrent not done within ${init.timeoutMs} ms`))
         else if (now - lastProgress >= init.stallMs) {
-          init.events.emit('sync_stalled', { sha256: entry.sha256, path: entry.path, idleMs: now - lastProgress, sources: t.wires.map((w) => who(`${w.remoteAddress}:${w.remotePort}`)), via: 'bittorrent' })
+          init.events.emit('sync_stalled', { sha256: entry.sha256, path: entry.path, idleMs: now - lastProgress, sources: t.wires.map((w) => who(wireAddr(w))), via: 'bittorrent' })
           finish(new StalledError(`${entry.path}: BitTorrent verified nothing for ${now - lastProgress} ms (${t.numPeers} peers)`))
         } else addPeers()
       }
@@ -275,3 +275,7 @@ export class BittorrentFallback implements TransferFallback {
   }
 }
 
+/** A wire's peer as `ip:port`, the key peers are added and named by. */
+function wireAddr(w: Wire): string {
+  return `${w.remoteAddress}:${w.remotePort}`
+}

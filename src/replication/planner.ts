@@ -197,7 +197,7 @@ export class ReplicationPlanner {
         // a running one is called off only once every node placement wants holds it (our copy
         // would be one too many, and trimming would delete it again after the transfer)
         if (t.state !== 'active') transfers.cancel(sha, 'placement moved on')
-        else if (t.state === 'active' && this.#satisfied(placement, policy)) transfers.cancel(sha, 'enough copies elsewhere')
+        else if (this.#satisfied(placement, policy)) transfers.cancel(sha, 'enough copies elsewhere')
       }
       if (known.facts.promoted && held && known.entry.origin === self.peerId) this.#checkDistributed(p)
     }

@@ -121,10 +121,8 @@ interface Active {
   via: Transport
   /** Landing has begun: the bytes are all here, so the transfer is no longer cancelled. */
   landing: boolean
-  /** Why it was called off, when cancel() stopped it. */
-  cancelled?: string
-  /** Verified bytes when it was called off. */
-  cancelledAtBytes?: number
+  /** Set when cancel() called it off: why, and the bytes verified by then. */
+  cancelled?: { reason: string; bytes: number }
 }
 
 /** A file that failed for a reason no retry can fix waits this long before it may be asked for again. */
@@ -238,8 +236,7 @@ export class TransferManager {
     const a = this.#active.get(sha256)
     if (a != null) {
       if (a.landing || a.cancelled != null) return false
-      a.cancelled = reason
-      a.cancelledAtBytes = this.progress(sha256)?.bytes ?? 0
+      a.cancelled = { reason, bytes: this.progress(sha256)?.bytes ?? 0 }
       a.controller.abort(new CancelledError(`${a.row.entry.path}: ${reason}`))
       return true
     }
@@ -426,7 +423,7 @@ export class TransferManager {
     } catch (err) {
       this.#active.delete(sha)
       if (a.cancelled != null) {
-        this.#dropCancelled(a)
+        this.#dropCancelled(a, a.cancelled)
         return
       }
       if (isAbort(err) || controller.signal.aborted) {
@@ -458,7 +455,7 @@ export class TransferManager {
     }
   }
 
-  #dropCancelled(a: Active): void {
+  #dropCancelled(a: Active, cancelled: { reason: string; bytes: number }): void {
     const init = this.#init
     const { row } = a
     const sha = row.entry.sha256
@@ -468,13 +465,13 @@ export class TransferManager {
     init.events.emit('sync_cancelled', {
       sha256: sha,
       path: row.entry.path,
-      reason: a.cancelled,
+      reason: cancelled.reason,
       wantedAs: row.reason,
-      bytesVerified: a.cancelledAtBytes ?? 0,
+      bytesVerified: cancelled.bytes,
       durationMs: init.clock.now() - a.startedMs,
     })
-    init.log.info({ path: row.entry.path, sha256: sha, why: a.cancelled }, 'transfer cancelled')
-    this.#settle(sha, undefined, new CancelledError(`${row.entry.path}: ${a.cancelled}`))
+    init.log.info({ path: row.entry.path, sha256: sha, why: cancelled.reason }, 'transfer cancelled')
+    this.#settle(sha, undefined, new CancelledError(`${row.entry.path}: ${cancelled.reason}`))
   }
 
   /** Moves the bytes into staging over each transport in turn, until one succeeds. */
