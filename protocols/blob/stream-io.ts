@@ -230,7 +230,8 @@ export class StreamWriter {
   }
 }
 
-function varint(n: number): Uint8Array {
+/** An unsigned LEB128 varint, as the length prefixes on the wire. */
+export function varint(n: number): Uint8Array {
   const out: number[] = []
   let v = n
   while (v >= 0x80) {

@@ -42,6 +42,27 @@ function pieceSpan(index: number, pieceLength: number, total: number): { start: 
   return { start, len: Math.min(pieceLength, total - start) }
 }
 
+/**
+ * The arguments of a chunk-store get(): the callback (given second or third) and the byte range. Answers
+ * the callback with the error itself, and returns nothing, when the range is bad or the store is closed.
+ */
+function getRequest(
+  index: number,
+  opts: Range | ChunkStoreCallback<Uint8Array>,
+  cb: ChunkStoreCallback<Uint8Array> | undefined,
+  pieceLength: number,
+  total: number,
+  closed: boolean,
+): { callback: ChunkStoreCallback<Uint8Array>; range: { pos: number; len: number } } | undefined {
+  const callback = (typeof opts === 'function' ? opts : cb)!
+  const range = rangeOf(index, pieceLength, total, typeof opts === 'function' ? null : opts)
+  if (range instanceof Error || closed) {
+    queueMicrotask(() => callback(range instanceof Error ? range : new Error('store closed')))
+    return undefined
+  }
+  return { callback, range }
+}
+
 function rangeOf(index: number, pieceLength: number, total: number, opts: Range): { pos: number; len: number } | Error {
   const span = pieceSpan(index, pieceLength, total)
   if (span == null) return new Error(`piece ${index} out of range`)
@@ -165,12 +186,9 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
     }
 
     get(index: number, opts: Range | ChunkStoreCallback<Uint8Array>, cb?: ChunkStoreCallback<Uint8Array>): void {
-      const callback = (typeof opts === 'function' ? opts : cb)!
-      const range = rangeOf(index, this.chunkLength, this.#total, typeof opts === 'function' ? null : opts)
-      if (range instanceof Error || this.#closed) {
-        queueMicrotask(() => callback(range instanceof Error ? range : new Error('store closed')))
-        return
-      }
+      const req = getRequest(index, opts, cb, this.chunkLength, this.#total, this.#closed)
+      if (req == null) return
+      const { callback, range } = req
       // after the open: it tells whether the file held data from before
       this.#fd
         .then((fd) => {
@@ -261,12 +279,9 @@ export function seedStore(init: SeedStoreInit): ChunkStoreConstructor {
     }
 
     get(index: number, opts: Range | ChunkStoreCallback<Uint8Array>, cb?: ChunkStoreCallback<Uint8Array>): void {
-      const callback = (typeof opts === 'function' ? opts : cb)!
-      const range = rangeOf(index, this.chunkLength, this.#total, typeof opts === 'function' ? null : opts)
-      if (range instanceof Error || this.#closed) {
-        queueMicrotask(() => callback(range instanceof Error ? range : new Error('store closed')))
-        return
-      }
+      const req = getRequest(index, opts, cb, this.chunkLength, this.#total, this.#closed)
+      if (req == null) return
+      const { callback, range } = req
       this.#read(index, range.pos, range.len).then((b) => callback(null, b), callback)
     }
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Request as PbRequest } from '../../protocols/blob/blob.pb.js'
 import { BLOB_PROTOCOL, type BlobClient, type BlobServer } from '../../protocols/blob/index.js'
 import { decodeResponse, encodeRequest, Status } from '../../protocols/blob/codec.js'
-import { StreamReader, StreamWriter } from '../../protocols/blob/stream-io.js'
+import { StreamReader, StreamWriter, varint } from '../../protocols/blob/stream-io.js'
 import type { MeshsyncNode } from '../../src/node.js'
 import { NotFoundError } from '../../src/util/errors.js'
 import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
@@ -19,17 +19,6 @@ import { NO_REPLICATION, sha256Of } from './support.js'
  */
 
 type Outcome = { kind: 'error'; status: Status; message: string } | { kind: 'closed' } | { kind: 'reset'; error: string } | { kind: 'answer'; type: string }
-
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  let v = n
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80)
-    v = Math.floor(v / 0x80)
-  }
-  out.push(v)
-  return Uint8Array.from(out)
-}
 
 function framed(body: Uint8Array): Uint8Array {
   return Buffer.concat([varint(body.byteLength), body])
