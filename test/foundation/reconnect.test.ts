@@ -19,6 +19,9 @@ describe('reconnect', () => {
     const b = await startNode({ name: 'rc-b', bootstrap: addr })
     nodes.push(a, b)
     await waitFor('a sees b up', () => a.view.get(b.peerId)?.state === 'up', 30_000)
+    // the premise: b has heard a's health (with its addresses) before it goes; without this the test raced
+    // b's first health from a under load and failed with "b2 knows a as undefined"
+    await waitFor('b knows a and its addresses', () => b.view.get(a.peerId)?.state === 'up' && (b.view.get(a.peerId)?.health?.addrs.length ?? 0) > 0, 30_000)
     const bDir = b.layout.dataDir
     const bId = b.peerId
     await b.stop()
