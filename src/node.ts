@@ -171,6 +171,8 @@ export class MeshsyncNode {
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )
+    // one upload and one download bucket for the node, taken from by libp2p transfers and BitTorrent wires alike
+    this.limits = new Limits(cfg, this.clock, (peer) => this.view.get(peer)?.health?.provider)
     this.bittorrent = await startBittorrent({
       config: cfg,
       stateDir: this.layout.stateDir,
@@ -180,6 +182,7 @@ export class MeshsyncNode {
       view: this.view,
       events: this.events,
       metrics: this.metrics,
+      limits: this.limits,
       clock: this.clock,
       log: this.log,
     })
@@ -321,7 +324,6 @@ export class MeshsyncNode {
       { failures: t.circuitBreaker.failures ?? preset.failures, openMs: (t.circuitBreaker.openSeconds ?? preset.openSeconds) * 1000 },
       this.clock,
     )
-    this.limits = new Limits(cfg, this.clock, (peer) => this.view.get(peer)?.health?.provider)
     this.provider = new Provider({
       dataDir: this.layout.dataDir,
       snapshotDir: this.layout.snapshots,

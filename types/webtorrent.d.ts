@@ -308,6 +308,12 @@ declare module 'webtorrent' {
     readonly uploadSpeed: number
     readonly progress: number
     readonly ratio: number
+    /**
+     * Every wire's bytes pass through `down.throttle()` and `up.throttle()` (streamx transforms, one per wire
+     * and direction, made when the wire is set up); `destroy()` of each runs when the client is destroyed.
+     * Replaceable right after construction (meshsync puts the node's own buckets there).
+     */
+    throttleGroups: { down: { throttle(): import('streamx').Transform; destroy(): void }; up: { throttle(): import('streamx').Transform; destroy(): void } }
     add(torrentId: TorrentId, opts?: AddOptions, ontorrent?: (torrent: Torrent) => void): Torrent
     add(torrentId: TorrentId, ontorrent: (torrent: Torrent) => void): Torrent
     /** Hashes the input with create-torrent, then seeds; `onseed` runs once it is seeding. */

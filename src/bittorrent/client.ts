@@ -1,7 +1,9 @@
 import WebTorrent, { type ChunkStoreConstructor, type Torrent } from 'webtorrent'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
+import type { RateLimiter } from '../transfer/rate-limiter.js'
 import { normalizeHost } from './peers.js'
+import { sharedThrottleGroups } from './shared-throttle.js'
 import { isInfoHash } from './torrent-meta.js'
 
 export interface BtClientInit {
@@ -9,9 +11,11 @@ export interface BtClientInit {
   port: number
   /** Trackers of the operator's own: every torrent announces there, and nowhere else. */
   trackers: string[]
-  /** Bytes per second, 0 for no cap. */
-  uploadLimit: number
-  downloadLimit: number
+  /**
+   * The node's upload and download buckets (the ones libp2p transfers take from): every wire's bytes pass
+   * through them, so both transports together keep to the node's cap.
+   */
+  limits: { upload: RateLimiter; download: RateLimiter }
   /** May a connection from this host exchange data? Checked on every wire, both directions. */
   allowed: (host: string) => boolean
   log: Logger
@@ -48,9 +52,11 @@ export class BtClient {
       webSeeds: false,
       utp: false,
       tracker: init.trackers.length > 0 ? {} : false,
-      uploadLimit: init.uploadLimit > 0 ? init.uploadLimit : -1,
-      downloadLimit: init.downloadLimit > 0 ? init.downloadLimit : -1,
+      // webtorrent's own throttle groups stay off: they are replaced below by the node's buckets
+      uploadLimit: -1,
+      downloadLimit: -1,
     })
+    wt.throttleGroups = sharedThrottleGroups(init.limits)
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error | string): void => reject(typeof err === 'string' ? new Error(err) : err)
       wt.once('error', onError)

@@ -5,6 +5,7 @@ import type { LocalManifest } from '../catalog/local-manifest.js'
 import type { ClusterView } from '../cluster/view.js'
 import type { ResolvedConfig } from '../config/load.js'
 import type { EventLog } from '../state/event-log.js'
+import type { RateLimiter } from '../transfer/rate-limiter.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, isAbort } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
@@ -28,6 +29,8 @@ export interface BittorrentInit {
   view: ClusterView
   events: EventLog
   metrics: Metrics
+  /** The node's upload and download buckets, shared with libp2p transfers. */
+  limits: { upload: RateLimiter; download: RateLimiter }
   clock: Clock
   log: Logger
 }
@@ -108,8 +111,7 @@ export async function startBittorrent(init: BittorrentInit): Promise<Bittorrent 
     client = await BtClient.start({
       port: bt.port,
       trackers,
-      uploadLimit: cfg.bandwidth.upload,
-      downloadLimit: cfg.bandwidth.download,
+      limits: init.limits,
       // with trackers of their own, the operator lets any client that finds us there take part
       allowed: trackers.length > 0 ? () => true : allowed,
       log: init.log,

@@ -68,6 +68,22 @@ export class RateLimiter {
     })
   }
 
+  /**
+   * Gives back bytes taken but not used (a flow that takes ahead in large
+   * quanta and then went idle). Lowers the debt, or fills the bucket up to
+   * its burst, and serves whoever waits.
+   */
+  refund(bytes: number): void {
+    if (this.#rate <= 0 || bytes <= 0) return
+    this.#refill()
+    this.#tokens = Math.min(this.#burst, this.#tokens + bytes)
+    if (this.#timer != null) {
+      this.#clock.clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    this.#pump()
+  }
+
   /** Forget a flow's fairness state when it ends. */
   endFlow(flow: string): void {
     this.#lastFinish.delete(flow)

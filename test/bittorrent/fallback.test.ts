@@ -8,28 +8,9 @@ import type { QuarantineRecord } from '../../src/quarantine/quarantine.js'
 import type { Progress } from '../../src/transfer/download.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 import { api, startNode, stopAll, waitFor } from '../helpers/cluster.js'
-import { BT_TEST, MiB, randomFile, sha256File, stagingOf } from './support.js'
+import { BT_TEST, knownWithTorrent, MiB, randomFile, sha256File, stagingOf } from './support.js'
 
 const SIZE = 64 * MiB
-
-/** The receiver knows `holders` hold `sha` with an infoHash, and their BitTorrent ports. */
-async function knownWithTorrent(dst: MeshsyncNode, sha: string, holders: MeshsyncNode[]): Promise<string> {
-  return waitFor(
-    'holders with their torrent and BitTorrent port known to the receiver',
-    () => {
-      let infoHash: string | undefined
-      for (const h of holders) {
-        const p = dst.view.get(h.peerId)
-        if (p?.state !== 'up' || (p.health?.btPort ?? 0) === 0 || !dst.view.holders(sha).includes(h.peerId)) return undefined
-        const e = [...p.entries.values()].find((x) => x.sha256 === sha)
-        if (e?.infoHash == null) return undefined
-        infoHash = e.infoHash
-      }
-      return infoHash
-    },
-    60_000,
-  )
-}
 
 const completed = async (n: MeshsyncNode, sha: string): Promise<MeshsyncEvent | undefined> =>
   (await api<MeshsyncEvent[]>(n, '/events?type=sync_completed')).find((e) => e.sha256 === sha)

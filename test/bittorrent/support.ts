@@ -4,6 +4,8 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Server } from 'bittorrent-tracker'
+import type { MeshsyncNode } from '../../src/node.js'
+import { waitFor } from '../helpers/cluster.js'
 
 /** Helpers of the BitTorrent tests: real files, a real tracker on loopback, aria2c. */
 
@@ -17,6 +19,25 @@ export const BT_TEST: Record<string, unknown> = {
   'transfer.backoffBaseSeconds': 0.5,
   'transfer.backoffMaxSeconds': 2,
   'transfer.retries': 20,
+}
+
+/** The receiver knows `holders` hold `sha` with an infoHash, and their BitTorrent ports. */
+export async function knownWithTorrent(dst: MeshsyncNode, sha: string, holders: MeshsyncNode[]): Promise<string> {
+  return waitFor(
+    'holders with their torrent and BitTorrent port known to the receiver',
+    () => {
+      let infoHash: string | undefined
+      for (const h of holders) {
+        const p = dst.view.get(h.peerId)
+        if (p?.state !== 'up' || (p.health?.btPort ?? 0) === 0 || !dst.view.holders(sha).includes(h.peerId)) return undefined
+        const e = [...p.entries.values()].find((x) => x.sha256 === sha)
+        if (e?.infoHash == null) return undefined
+        infoHash = e.infoHash
+      }
+      return infoHash
+    },
+    60_000,
+  )
 }
 
 /** A file of random bytes, written in 4 MiB blocks; returns its SHA-256. */

@@ -80,4 +80,29 @@ describe('weighted rate limiter', () => {
     ac.abort(new Error('stop'))
     await expect(p).rejects.toThrow('stop')
   })
+
+  it('takes back what a flow refunds: the next waiter is served as soon as the debt is paid', async () => {
+    const clock = new ManualClock()
+    const lim = new RateLimiter(1000, clock)
+    await lim.take(64 * 1024 + 2000, 'a', 1) // the burst, then 2 s of debt
+    let served = false
+    void lim.take(10, 'b', 1).then(() => {
+      served = true
+    })
+    await clock.advance(500)
+    expect(served).toBe(false)
+    lim.refund(1600) // 'a' did not use 1600 of what it took
+    await clock.advance(0)
+    expect(served).toBe(true)
+    // a refund never makes the bucket larger than its burst
+    const fresh = new RateLimiter(1000, clock)
+    fresh.refund(1e9)
+    await fresh.take(64 * 1024, 'c', 1)
+    let next = false
+    void fresh.take(10, 'c', 1).then(() => {
+      next = true
+    })
+    await clock.advance(0)
+    expect(next).toBe(false)
+  })
 })
