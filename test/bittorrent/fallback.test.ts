@@ -193,4 +193,37 @@ describe('BitTorrent fallback between real nodes', () => {
     expect(upA + upB).toBeGreaterThanOrEqual(SIZE)
     expect(await readdir(stagingOf(dst.layout.dataDir))).toEqual([])
   })
+
+  it('a BitTorrent pull cancelled midway leaves nothing behind: no torrent, no staging file, no row; waiters get CancelledError', async () => {
+    // the holder's upload capped so the transfer is still running when it is cancelled
+    const src = await startNode({ name: 'bt-src6', settings: { ...BT_TEST, 'bandwidth.upload': 8 * MiB } })
+    nodes.push(src)
+    const dst = await startNode({ name: 'bt-dst6', bootstrap: [src.addresses[0]!], settings: { ...BT_TEST, 'debug.libp2pFetch': false } })
+    nodes.push(dst)
+    const sha = await randomFile(join(src.layout.dataDir, 'big.bin'), SIZE)
+    const infoHash = await knownWithTorrent(dst, sha, [src])
+    const waited = dst.fetch(sha, { signal: AbortSignal.timeout(120_000) }).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    await waitFor('BitTorrent bytes arriving', () => {
+      const p = dst.transfers.progress(sha)
+      return p?.via === 'bittorrent' && p.bytes > 4 * MiB
+    }, 60_000)
+    expect(dst.bittorrent!.client.torrents.some((t) => t.infoHash === infoHash)).toBe(true)
+    expect(dst.transfers.cancel(sha, 'test cancels it')).toBe(true)
+
+    const err = (await waited) as Error
+    expect(err?.name).toBe('CancelledError')
+    const cancelled = await waitFor('sync_cancelled', async () => (await api<MeshsyncEvent[]>(dst, '/events?type=sync_cancelled')).find((e) => e.sha256 === sha))
+    expect(cancelled.data).toMatchObject({ reason: 'test cancels it' })
+    expect(cancelled.data?.bytesVerified as number).toBeGreaterThan(4 * MiB)
+    expect(cancelled.data?.bytesVerified as number).toBeLessThan(SIZE)
+    expect(dst.bittorrent!.client.torrents.some((t) => t.infoHash === infoHash)).toBe(false)
+    expect(dst.transfers.list().find((t) => t.sha256 === sha)).toBeUndefined()
+    await waitFor('staging is empty', async () => (await readdir(dst.layout.staging)).length === 0, 5000)
+    expect(dst.manifest.bySha(sha)).toEqual([])
+    expect((await readdir(dst.layout.dataDir)).sort()).toEqual(['.meshsync'])
+    expect((await api<MeshsyncEvent[]>(dst, '/events?type=sync_completed')).filter((e) => e.sha256 === sha)).toEqual([])
+  })
 })
