@@ -215,7 +215,7 @@ export class MeshsyncNode {
       stableMs: cfg.catalog.stableSeconds * 1000,
       sqliteMaxUnstableMs: cfg.catalog.sqliteMaxUnstableSeconds * 1000,
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
-      infoHash: this.bittorrent != null ? (path, sha, size, signal) => this.bittorrent!.infoHashFor(path, sha, size, signal) : undefined,
+      torrent: this.bittorrent?.forCatalog(),
       onInvalid: async (rel, abs, kind, digest, reason) => {
         await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundAt: 'source' })
       },

@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   fanout: () => import('./fanout.js'),
   failure: () => import('./failure.js'),
   replication: () => import('./replication.js'),
+  catalog: () => import('./catalog.js'),
 }
 
 const [name, ...rest] = process.argv.slice(2)

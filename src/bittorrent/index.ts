@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { Metrics } from '../api/metrics.js'
+import type { FileDigest } from '../catalog/hasher.js'
 import type { LocalManifest } from '../catalog/local-manifest.js'
 import type { ClusterView } from '../cluster/view.js'
 import type { ResolvedConfig } from '../config/load.js'
@@ -14,7 +15,7 @@ import { BittorrentFallback } from './fallback.js'
 import { BT_TRANSPORT, hostsOf } from './peers.js'
 import { Seeder } from './seeder.js'
 import { corruptEveryPiece, TorrentCache } from './torrent-cache.js'
-import { magnetURI } from './torrent-meta.js'
+import { magnetURI, pieceLengthFor } from './torrent-meta.js'
 
 export { BT_TRANSPORT } from './peers.js'
 export { transportOrder } from './policy.js'
@@ -65,16 +66,33 @@ export class Bittorrent {
   /**
    * The infoHash of the file at `path` whose content is `sha256` (its torrent
    * built once and cached), or undefined below bittorrent.preferredSize.
-   * Never throws but for an abort: a file without a torrent still moves over libp2p.
+   * `pieces`: its SHA-1 pieces from a read that also checked its SHA-256 (the
+   * catalog's), so the file is not read again. Never throws but for an abort:
+   * a file without a torrent still moves over libp2p.
    */
-  async infoHashFor(path: string, sha256: string, size: number, signal: AbortSignal, verified = false): Promise<string | undefined> {
+  async infoHashFor(
+    path: string,
+    sha256: string,
+    size: number,
+    signal: AbortSignal,
+    verified = false,
+    pieces?: FileDigest['sha1Pieces'],
+  ): Promise<string | undefined> {
     if (size < this.#minSize) return undefined
     try {
-      return (await this.cache.ensure(path, sha256, size, signal, verified)).infoHash
+      return (await this.cache.ensure(path, sha256, size, { signal, verified, pieces })).infoHash
     } catch (err) {
       if (isAbort(err) || signal.aborted) throw err
       this.#log.warn({ path, err: errorMessage(err) }, 'no torrent for a file; it moves over libp2p only')
       return undefined
+    }
+  }
+
+  /** The catalog's hook: which files get a torrent, and their infoHash from the catalog's own read. */
+  forCatalog(): { pieceLength(size: number): number | undefined; infoHash(path: string, digest: FileDigest, signal: AbortSignal): Promise<string | undefined> } {
+    return {
+      pieceLength: (size) => (size >= this.#minSize ? pieceLengthFor(size) : undefined),
+      infoHash: (path, d, signal) => this.infoHashFor(path, d.sha256, d.size, signal, false, d.sha1Pieces),
     }
   }
 

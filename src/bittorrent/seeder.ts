@@ -95,7 +95,7 @@ export class Seeder {
       if (this.#seeds.has(f.sha256) || this.#broken.has(f.sha256)) continue
       const path = this.#servePath(f)
       try {
-        const meta = await cache.ensure(path, f.sha256, f.size, signal)
+        const meta = await cache.ensure(path, f.sha256, f.size, { signal })
         const current = manifest.get(f.path)
         if (current?.sha256 !== f.sha256) continue // changed meanwhile; the next sync sees it
         if (current.infoHash !== meta.infoHash) {

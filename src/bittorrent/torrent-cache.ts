@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../util/fs.js'
-import { createTorrentMeta, readTorrentFile, torrentFile, type CreateOptions, type TorrentMeta } from './torrent-meta.js'
+import { createTorrentMeta, metaFromPieces, pieceLengthFor, readTorrentFile, torrentFile, type CreateOptions, type TorrentMeta } from './torrent-meta.js'
 
 /**
  * The torrents of the files this node holds, one `<sha256>.torrent` each in
@@ -58,15 +58,26 @@ export class TorrentCache {
   /**
    * The torrent of the file at `path` (whose content is `sha256`), built if
    * not cached. `verified`: the file's SHA-256 was just checked (landing), so
-   * the build does not hash it again.
+   * the build does not hash it again. `pieces`: the SHA-1 pieces, taken from
+   * the same read that checked the SHA-256, so the file is not read at all
+   * (unless a debug transform must change the bytes first).
    */
-  async ensure(path: string, sha256: string, size: number, signal?: AbortSignal, verified = false): Promise<TorrentMeta> {
+  async ensure(
+    path: string,
+    sha256: string,
+    size: number,
+    opts: { signal?: AbortSignal; verified?: boolean; pieces?: { pieceLength: number; hashes: Buffer } } = {},
+  ): Promise<TorrentMeta> {
     const cached = await this.get(sha256, size)
     if (cached != null) return cached
     let p = this.#building.get(sha256)
     if (p == null) {
+      const { signal, verified, pieces } = opts
       p = (async () => {
-        const meta = await createTorrentMeta(path, { sha256, signal, transform: this.#transform, verified })
+        const meta =
+          pieces != null && this.#transform == null && pieces.pieceLength === pieceLengthFor(size) && pieces.hashes.length === Math.ceil(size / pieces.pieceLength) * 20
+            ? metaFromPieces(sha256, size, pieces.pieceLength, pieces.hashes)
+            : await createTorrentMeta(path, { sha256, signal, transform: this.#transform, verified })
         if (meta.length !== size) throw new Error(`${path} has ${meta.length} bytes, the catalog says ${size}`)
         await this.put(meta)
         return meta

@@ -10,14 +10,27 @@ export interface FileDigest {
   /** 32 bytes per chunk. */
   chunkHashes: Buffer
   chunkRoot: string
+  /** SHA-1 of every piece, when asked for (a BitTorrent torrent's pieces, from the same read). */
+  sha1Pieces?: { pieceLength: number; hashes: Buffer }
+}
+
+export interface DigestOptions {
+  signal?: AbortSignal
+  /**
+   * Also hash pieces of this length with SHA-1, in the same read (undefined
+   * for none). The node asks for it for files that get a torrent, so a large
+   * file is read once at scan, not once for the catalog and again for its torrent.
+   */
+  sha1PieceLength?: (size: number) => number | undefined
 }
 
 /**
- * One read of the file: its SHA-256 and the SHA-256 of each chunk. The file
+ * One read of the file: its SHA-256, the SHA-256 of each chunk and, if asked
+ * for, the SHA-1 of each piece at another length. The file
  * is opened without following a symlink; if its size changes while it is
  * read, the digest is refused (the caller retries once the file is stable).
  */
-export async function digestFile(path: string, options: { signal?: AbortSignal } = {}): Promise<FileDigest> {
+export async function digestFile(path: string, options: DigestOptions = {}): Promise<FileDigest> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
   try {
     const st = await fh.stat()
@@ -26,6 +39,8 @@ export async function digestFile(path: string, options: { signal?: AbortSignal }
     const chunkSize = chunkSizeFor(size)
     const whole = createHash('sha256')
     const hashes: Buffer[] = []
+    const pieceLength = options.sha1PieceLength?.(size)
+    const pieces = pieceLength != null ? new PieceHasher(size, pieceLength) : undefined
     const buf = Buffer.allocUnsafe(Math.min(chunkSize, 4 * 1024 * 1024))
     let offset = 0
     while (offset < size) {
@@ -38,6 +53,7 @@ export async function digestFile(path: string, options: { signal?: AbortSignal }
         const view = buf.subarray(0, bytesRead)
         whole.update(view)
         chunk.update(view)
+        pieces?.update(view)
         offset += bytesRead
       }
       hashes.push(chunk.digest())
@@ -45,8 +61,47 @@ export async function digestFile(path: string, options: { signal?: AbortSignal }
     const after = await fh.stat()
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new Error(`${path} changed while it was read`)
     const chunkHashes = Buffer.concat(hashes)
-    return { size, sha256: whole.digest('hex'), chunkSize, chunkHashes, chunkRoot: chunkRoot(chunkHashes).toString('hex') }
+    const digest: FileDigest = { size, sha256: whole.digest('hex'), chunkSize, chunkHashes, chunkRoot: chunkRoot(chunkHashes).toString('hex') }
+    if (pieces != null && pieceLength != null) digest.sha1Pieces = { pieceLength, hashes: pieces.finish() }
+    return digest
   } finally {
     await fh.close()
+  }
+}
+
+/** SHA-1 of consecutive pieces of `pieceLength` bytes, fed in views of any size. */
+class PieceHasher {
+  readonly #hashes: Buffer
+  readonly #pieceLength: number
+  #index = 0
+  #filled = 0
+  #h = createHash('sha1')
+
+  constructor(size: number, pieceLength: number) {
+    if (!Number.isInteger(pieceLength) || pieceLength <= 0) throw new RangeError(`piece length ${pieceLength} is not a positive integer`)
+    this.#pieceLength = pieceLength
+    this.#hashes = Buffer.alloc(Math.ceil(size / pieceLength) * 20)
+  }
+
+  update(view: Buffer): void {
+    let at = 0
+    while (at < view.length) {
+      const take = Math.min(view.length - at, this.#pieceLength - this.#filled)
+      this.#h.update(view.subarray(at, at + take))
+      at += take
+      this.#filled += take
+      if (this.#filled === this.#pieceLength) this.#next()
+    }
+  }
+
+  finish(): Buffer {
+    if (this.#filled > 0) this.#next()
+    return this.#hashes
+  }
+
+  #next(): void {
+    this.#h.digest().copy(this.#hashes, this.#index++ * 20)
+    this.#h = createHash('sha1')
+    this.#filled = 0
   }
 }

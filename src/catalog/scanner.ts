@@ -28,8 +28,13 @@ export interface ScannerInit {
   validate?: (path: string, kind: Kind, sha256: string, signal: AbortSignal) => Promise<Verdict>
   /** A local file failed validation; `abs` is the file to quarantine (the snapshot, for a live database). */
   onInvalid?: (rel: string, abs: string, kind: Kind, digest: FileDigest, reason: string) => Promise<void>
-  /** The BitTorrent infoHash of a file about to be announced (undefined: no torrent for it). */
-  infoHash?: (path: string, sha256: string, size: number, signal: AbortSignal) => Promise<string | undefined>
+  /** Files that get a BitTorrent torrent: undefined when BitTorrent is off. */
+  torrent?: {
+    /** The piece length of a file of this size's torrent, undefined for none; its SHA-1 pieces come from the catalog's one read. */
+    pieceLength(size: number): number | undefined
+    /** The infoHash of a file about to be announced (undefined: no torrent for it). */
+    infoHash(path: string, digest: FileDigest, signal: AbortSignal): Promise<string | undefined>
+  }
   /** Called when a scan finishes, with the counts (progress for observers). */
   onScanned?: (stats: ScanStats) => void
 }
@@ -194,7 +199,7 @@ export class Scanner {
       const name = `${Buffer.from(rel).toString('base64url').slice(0, 80)}.${this.#init.clock.now()}.db`
       const snapAbs = join(this.#init.snapshotDir, name)
       await snapshotSqlite(abs, snapAbs, { signal })
-      digest = await digestFile(snapAbs, { signal })
+      digest = await digestFile(snapAbs, { signal, sha1PieceLength: this.#init.torrent?.pieceLength })
       if (previous?.snapshot != null && previous.sha256 === digest.sha256) {
         // same content as announced: keep the old snapshot, note the new stat
         await rm(snapAbs, { force: true })
@@ -204,7 +209,7 @@ export class Scanner {
       snapshot = name
       servePath = snapAbs
     } else {
-      digest = await digestFile(abs, { signal })
+      digest = await digestFile(abs, { signal, sha1PieceLength: this.#init.torrent?.pieceLength })
     }
     stats.hashed++
     stats.bytesHashed += digest.size
@@ -224,7 +229,7 @@ export class Scanner {
     }
     // new content at a known path is a new version, produced here
     const version = previous != null ? previous.version + 1 : 1
-    const infoHash = await this.#init.infoHash?.(servePath, digest.sha256, digest.size, signal)
+    const infoHash = await this.#init.torrent?.infoHash(servePath, digest, signal)
     m.put(
       {
         path: rel,

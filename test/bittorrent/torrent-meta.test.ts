@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,7 +7,8 @@ import createTorrent from 'create-torrent'
 import parseTorrent from 'parse-torrent'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { corruptEveryPiece, TorrentCache } from '../../src/bittorrent/torrent-cache.js'
-import { createTorrentMeta, magnetURI, pieceLengthFor, readTorrentFile, torrentFile } from '../../src/bittorrent/torrent-meta.js'
+import { createTorrentMeta, magnetURI, metaFromPieces, pieceLengthFor, readTorrentFile, torrentFile } from '../../src/bittorrent/torrent-meta.js'
+import { digestFile } from '../../src/catalog/hasher.js'
 import { MiB, sha256File } from './support.js'
 
 /**
@@ -97,5 +98,46 @@ describe('deterministic torrent metadata', () => {
     const honest = await createTorrentMeta(path, { sha256: sha2 })
     expect(lying.name).toBe(honest.name)
     expect(lying.infoHash).not.toBe(honest.infoHash)
+  })
+
+  it.each([0, 1, MiB - 1, MiB, MiB + 1, 3 * MiB + 12345])('the catalog’s one read gives the same torrent for a %i-byte file', async (size) => {
+    const path = join(dir, `one-${size}.bin`)
+    await writeFile(path, randomBytes(size))
+    const d = await digestFile(path, { sha1PieceLength: pieceLengthFor })
+    expect(d.sha256).toBe(await sha256File(path))
+    expect(d.sha1Pieces?.pieceLength).toBe(pieceLengthFor(size))
+    const fromScan = metaFromPieces(d.sha256, size, d.sha1Pieces!.pieceLength, d.sha1Pieces!.hashes)
+    expect(fromScan.infoHash).toBe((await createTorrentMeta(path, { sha256: d.sha256 })).infoHash)
+    // and without the option, no pieces
+    expect((await digestFile(path)).sha1Pieces).toBeUndefined()
+  })
+
+  it('splits pieces at any length, across read boundaries', async () => {
+    const bytes = randomBytes(3 * MiB + 4500)
+    const path = join(dir, 'odd.bin')
+    await writeFile(path, bytes)
+    for (const len of [1000, 3 * MiB, 5 * MiB]) {
+      const d = await digestFile(path, { sha1PieceLength: () => len })
+      const want: Buffer[] = []
+      for (let at = 0; at < bytes.length; at += len) want.push(createHash('sha1').update(bytes.subarray(at, at + len)).digest())
+      expect(d.sha1Pieces!.hashes.equals(Buffer.concat(want)), `piece length ${len}`).toBe(true)
+    }
+  })
+
+  it('builds the torrent from the catalog’s pieces without reading the file; not under the debug corruption, nor from pieces of another length', async () => {
+    const path = join(dir, 'p.bin')
+    await writeFile(path, randomBytes(3 * MiB))
+    const d = await digestFile(path, { sha1PieceLength: pieceLengthFor })
+    const honest = await createTorrentMeta(path, { sha256: d.sha256 })
+    await rm(path)
+    const cache = new TorrentCache(join(dir, 'from-pieces'))
+    await cache.open()
+    // the file is gone: only the pieces can have built it
+    expect((await cache.ensure(path, d.sha256, 3 * MiB, { pieces: d.sha1Pieces })).infoHash).toBe(honest.infoHash)
+    // the debug transform must change the bytes first: it reads the file (gone here), never trusts the pieces
+    await expect(new TorrentCache(join(dir, 'lying2'), corruptEveryPiece).ensure(path, d.sha256, 3 * MiB, { pieces: d.sha1Pieces })).rejects.toThrow(/ENOENT/)
+    // pieces of another length are not the deterministic torrent's: ignored, the file is read (gone: an error)
+    const other = { pieceLength: 512 * 1024, hashes: Buffer.alloc(6 * 20) }
+    await expect(new TorrentCache(join(dir, 'other')).ensure(path, d.sha256, 3 * MiB, { pieces: other })).rejects.toThrow(/ENOENT/)
   })
 })
