@@ -366,6 +366,7 @@ export class MeshsyncNode {
       log: this.log,
       config: t,
       mayReceive: (priority) => priority === 'critical' || this.#diskLevel !== 'full',
+      space: () => ({ free: this.disk.last.free, keep: cfg.disk.minFree }),
     })
   }
 

@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   'sync_completed',
   'sync_failed',
   'sync_cancelled',
+  'sync_deferred',
   'sync_stalled',
   'quarantined',
   'chunk_rejected',
@@ -64,6 +65,8 @@ export class EventLog {
   readonly #listeners = new Set<(e: MeshsyncEvent) => void>()
   readonly #db: Db
   #sincePrune = 0
+  /** Events that could not be written (the disk was full); observers still got them. */
+  unstored = 0
 
   constructor(db: Db, clock: Clock, readonly maxRows = 100_000) {
     this.#db = db
@@ -76,12 +79,19 @@ export class EventLog {
     const { peer, sha256, path, ...data } = fields
     const timeMs = this.#clock.now()
     const hasData = Object.keys(data).length > 0
-    const info = this.#insert.run(timeMs, type, peer ?? null, sha256 ?? null, path ?? null, hasData ? JSON.stringify(data) : null)
-    const event: MeshsyncEvent = { id: Number(info.lastInsertRowid), timeMs, type, peer, sha256, path, data: hasData ? data : undefined }
-    if (++this.#sincePrune >= 1000) {
-      this.#sincePrune = 0
-      this.#prune.run(this.maxRows)
+    let id = 0
+    try {
+      id = Number(this.#insert.run(timeMs, type, peer ?? null, sha256 ?? null, path ?? null, hasData ? JSON.stringify(data) : null).lastInsertRowid)
+      if (++this.#sincePrune >= 1000) {
+        this.#sincePrune = 0
+        this.#prune.run(this.maxRows)
+      }
+    } catch {
+      // a full disk (SQLITE_FULL) must not turn an observation into a failure of what is observed:
+      // the event still reaches the observers (id 0: not stored)
+      this.unstored++
     }
+    const event: MeshsyncEvent = { id, timeMs, type, peer, sha256, path, data: hasData ? data : undefined }
     for (const fn of this.#listeners) {
       try {
         fn(event)

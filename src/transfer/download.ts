@@ -236,9 +236,14 @@ export class Download {
       if (!this.#controller.signal.aborted) this.#controller.abort(new Error('download finished'))
       for (const s of this.#sessions.values()) this.#closeSession(s, undefined)
       await Promise.allSettled(this.#writes)
-      this.#persist(true)
-      await this.#fh?.close()
-      this.#fh = undefined
+      try {
+        this.#persist(true)
+      } finally {
+        // closed whatever happened: on a full disk the chunk map cannot be saved (SQLITE_FULL), and an open
+        // descriptor would keep the staging file's space after it is removed
+        await this.#fh?.close()
+        this.#fh = undefined
+      }
     }
   }
 

@@ -10,10 +10,11 @@ import type { ClusterView } from '../cluster/view.js'
 import { PRIORITIES, type Priority } from '../config/schema.js'
 import type { EventLog } from '../state/event-log.js'
 import type { Clock } from '../util/clock.js'
-import { CancelledError, errorMessage, isAbort, MeshsyncError, NotFoundError, StalledError } from '../util/errors.js'
+import { CancelledError, errorMessage, isAbort, MeshsyncError, NoSpaceError, NotFoundError, StalledError } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
+import { bytesToWrite, type DiskSpace, isNoSpace, noRoomMessage } from './disk-room.js'
 import { Download, type Progress, type Source } from './download.js'
 import { KindInvalidError, land, type LandingInit, type Staged } from './landing.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -49,6 +50,12 @@ export interface TransferManagerInit {
   config: TransferConfig
   /** May a non-critical transfer start now (false while this node's disk is full)? */
   mayReceive: (priority: Priority) => boolean
+  /**
+   * Free space and what must stay free; a transfer starts only if what it
+   * still has to write fits beside what the running ones still have to write.
+   * Undefined: no check.
+   */
+  space?: () => DiskSpace
   /** Told when a file landed (replication, observers). */
   onLanded?: (entry: ManifestEntry) => void
   /** Another transport (BitTorrent, for large files); without it everything moves over libp2p. */
@@ -127,6 +134,9 @@ interface Active {
 
 /** A file that failed for a reason no retry can fix waits this long before it may be asked for again. */
 const PERMANENT_FAILURE_MS = 365 * 24 * 3600 * 1000
+
+/** A transfer that did not fit on the disk is looked at again after this long. */
+const NO_ROOM_RETRY_MS = 30_000
 
 /**
  * Owns every download: a durable queue (the transfers table), started by
@@ -318,8 +328,52 @@ export class TransferManager {
         continue
       }
       if (!this.#init.mayReceive(row.priority)) continue
+      const room = this.#room()
+      const need = bytesToWrite(row)
+      if (need > room) {
+        this.#noRoom(row, need, room)
+        continue
+      }
       this.#start(row)
     }
+  }
+
+  /** Free bytes beyond disk.minFree and beyond what the running transfers still have to write. */
+  #room(): number {
+    const space = this.#init.space?.()
+    if (space == null) return Number.POSITIVE_INFINITY
+    let pending = 0
+    for (const [sha, a] of this.#active) pending += Math.max(0, a.row.entry.size - (this.progress(sha)?.bytes ?? 0))
+    return space.free - space.keep - pending
+  }
+
+  /**
+   * A transfer that does not fit now. Asked for by hand: it fails at once,
+   * saying how much it needs and how much there is. A replica or repair: it
+   * waits and is tried again (cleanup or a finished transfer may make room;
+   * placement may also move it elsewhere, since the node's health shows its free disk).
+   */
+  #noRoom(row: TransferRow, need: number, room: number): void {
+    const init = this.#init
+    const sha = row.entry.sha256
+    const now = init.clock.now()
+    const reason = noRoomMessage(row.entry.path, need, room)
+    if (row.reason === 'manual') {
+      init.store.delete(sha)
+      void rm(join(init.stagingDir, row.staging), { force: true })
+      init.metrics.transfers.inc({ result: 'failed' })
+      init.events.emit('sync_failed', { sha256: sha, path: row.entry.path, reason, code: 'ERR_NO_SPACE', attempt: row.attempts, retryInMs: null, final: true })
+      init.log.warn({ path: row.entry.path, sha256: sha, need, room }, 'not enough disk space for a fetch')
+      this.#settle(sha, undefined, new NoSpaceError(reason))
+      return
+    }
+    // said once, not every tick
+    if (row.lastError?.startsWith('not enough disk space') !== true) {
+      init.events.emit('sync_deferred', { sha256: sha, path: row.entry.path, reason, needBytes: need, roomBytes: Math.max(0, room) })
+      init.log.warn({ path: row.entry.path, sha256: sha, need, room }, 'transfer waits for disk space')
+    }
+    init.store.setState(sha, { state: 'waiting', attempts: row.attempts, nextAttemptMs: now + NO_ROOM_RETRY_MS, lastError: reason }, now)
+    this.#loop.pokeIn(NO_ROOM_RETRY_MS)
   }
 
   /** Holders of the file that are up, plus nodes downloading it (they serve their verified chunks). */
@@ -385,7 +439,13 @@ export class TransferManager {
     const active: Active = { row, download, controller, startedMs: now, order, libp2p: new AbortController(), landing: false, via: order[0] ?? 'libp2p' }
     this.#active.set(sha, active)
     init.events.emit('sync_started', { sha256: sha, path: row.entry.path, size: row.entry.size, priority: row.priority, reason: row.reason, attempt })
-    void this.#run(active, attempt)
+    void this.#run(active, attempt).catch((err: unknown) => {
+      // only the bookkeeping after a failure can get here (its state database write failed: a full disk);
+      // the transfer is over, and its row is tried again after a restart
+      init.log.error({ path: row.entry.path, sha256: sha, err: errorMessage(err) }, 'transfer bookkeeping failed')
+      this.#active.delete(sha)
+      this.#settle(sha, undefined, err)
+    })
   }
 
   async #run(a: Active, attempt: number): Promise<void> {
@@ -426,6 +486,10 @@ export class TransferManager {
         this.#dropCancelled(a, a.cancelled)
         return
       }
+      if (isNoSpace(err)) {
+        await this.#diskFull(a, err, attempt)
+        return
+      }
       if (isAbort(err) || controller.signal.aborted) {
         // stopping: the row stays and resumes next start
         init.store.setState(sha, { state: 'queued', attempts: row.attempts, nextAttemptMs: 0 }, init.clock.now())
@@ -453,6 +517,32 @@ export class TransferManager {
     } finally {
       this.#loop.poke()
     }
+  }
+
+  /**
+   * The filesystem ran out of room while the transfer wrote (something else
+   * filled the disk after it started). Its staging file goes, to give the
+   * space back to the rest of the node (its state database first); a
+   * replica is wanted again by the planner once there is room, a manual
+   * fetch fails.
+   */
+  async #diskFull(a: Active, err: unknown, attempt: number): Promise<void> {
+    const init = this.#init
+    const { row } = a
+    const sha = row.entry.sha256
+    // the space first: the state database may need it for the writes below
+    await rm(join(init.stagingDir, row.staging), { force: true }).catch(() => {})
+    const reason = `disk full while writing ${row.entry.path} (${errorMessage(err)}); its staging file was removed to give the space back`
+    init.log.error({ path: row.entry.path, sha256: sha, err: errorMessage(err) }, 'disk full during a transfer')
+    try {
+      init.store.delete(sha)
+    } catch (e) {
+      // still full: the row stays and points at a staging file that is gone, which a restart's cleanup drops
+      init.log.error({ path: row.entry.path, err: errorMessage(e) }, 'could not drop the transfer row')
+    }
+    init.metrics.transfers.inc({ result: 'failed' })
+    init.events.emit('sync_failed', { sha256: sha, path: row.entry.path, reason, code: 'ERR_NO_SPACE', attempt, retryInMs: null, final: true })
+    this.#settle(sha, undefined, new NoSpaceError(reason, { cause: err }))
   }
 
   #dropCancelled(a: Active, cancelled: { reason: string; bytes: number }): void {

@@ -85,6 +85,13 @@ export class CancelledError extends MeshsyncError {
   }
 }
 
+/** The disk has no room for a transfer (checked before it starts, or the filesystem said so while it ran). */
+export class NoSpaceError extends MeshsyncError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_NO_SPACE', message, options)
+  }
+}
+
 /** A peer's circuit breaker is open: it is skipped until the breaker half-opens. */
 export class CircuitOpenError extends MeshsyncError {
   constructor(message: string) {
