@@ -35,8 +35,7 @@ import type { Kind } from './config/schema.js'
 import { Quarantine } from './quarantine/quarantine.js'
 import { blobClient, blobServer, type BlobClient } from '../protocols/blob/index.js'
 import type { ManifestEntry } from '../protocols/manifest/index.js'
-import { CIRCUIT_PRESETS } from './config/schema.js'
-import { CircuitBreakers } from './transfer/circuit-breaker.js'
+import { breakerOptions, CircuitBreakers } from './transfer/circuit-breaker.js'
 import { Limits } from './transfer/limits.js'
 import { TransferManager } from './transfer/manager.js'
 import { Provider } from './transfer/provider.js'
@@ -319,11 +318,7 @@ export class MeshsyncNode {
   #wireTransfers(): void {
     const cfg = this.config
     const t = cfg.transfer
-    const preset = CIRCUIT_PRESETS[t.circuitBreaker.preset]
-    this.breakers = new CircuitBreakers(
-      { failures: t.circuitBreaker.failures ?? preset.failures, openMs: (t.circuitBreaker.openSeconds ?? preset.openSeconds) * 1000 },
-      this.clock,
-    )
+    this.breakers = new CircuitBreakers(breakerOptions(cfg), this.clock)
     this.provider = new Provider({
       dataDir: this.layout.dataDir,
       snapshotDir: this.layout.snapshots,

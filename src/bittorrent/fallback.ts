@@ -5,6 +5,7 @@ import { digestFile } from '../catalog/hasher.js'
 import type { ClusterView } from '../cluster/view.js'
 import type { EventLog } from '../state/event-log.js'
 import type { Progress } from '../transfer/download.js'
+import type { CircuitBreakers } from '../transfer/circuit-breaker.js'
 import type { FallbackResult, TransferFallback, Transport } from '../transfer/manager.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, InvalidMessageError, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
@@ -26,6 +27,15 @@ export interface FallbackInit {
   stallMs: number
   /** Upper bound for one BitTorrent attempt (transfer.timeoutSeconds). */
   timeoutMs: number
+  /**
+   * BitTorrent peers by peer ID (an instance of their own: lying over
+   * BitTorrent says nothing of a peer's libp2p serving, where every chunk is
+   * checked on its own). A peer whose pieces failed their hash, or whose
+   * torrent's data failed the file's SHA-256, is tripped open: no
+   * BitTorrent download adds it, and its torrents get no vote, until the
+   * breaker half-opens; a download that completes from it closes it.
+   */
+  breakers: CircuitBreakers
   events: EventLog
   metrics: Metrics
   clock: Clock
@@ -58,11 +68,19 @@ export class BittorrentFallback implements TransferFallback {
     this.#init = init
   }
 
+  /** The BitTorrent peers' breakers (by peer ID). */
+  get breakers(): CircuitBreakers {
+    return this.#init.breakers
+  }
+
   order(entry: ManifestEntry): Transport[] {
     return transportOrder(entry, this.#init.policy)
   }
 
-  /** The infoHash to fetch: the one most holders announce, among those not known bad. */
+  /**
+   * The infoHash to fetch: the one most holders announce, among those not
+   * known bad; holders whose BitTorrent breaker is open have no vote.
+   */
   chooseInfoHash(entry: ManifestEntry, holders: string[]): string | undefined {
     const bad = this.#bad.get(entry.sha256)
     const votes = new Map<string, number>()
@@ -70,9 +88,15 @@ export class BittorrentFallback implements TransferFallback {
       if (!isInfoHash(h) || bad?.has(h) === true) return
       votes.set(h, (votes.get(h) ?? 0) + 1)
     }
-    vote(entry.infoHash)
-    for (const p of holders) vote(this.#entryOf(p, entry.sha256)?.infoHash)
+    const trusted = holders.filter((p) => this.#trusted(p))
+    if (trusted.length === 0) vote(entry.infoHash)
+    for (const p of trusted) vote(this.#entryOf(p, entry.sha256)?.infoHash)
     return [...votes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0]
+  }
+
+  /** Not tripped open (half-open counts: it gets its trial). */
+  #trusted(peer: string): boolean {
+    return this.#init.breakers.state(peer) !== 'open'
   }
 
   #entryOf(peer: string, sha256: string): ManifestEntry | undefined {
@@ -89,6 +113,7 @@ export class BittorrentFallback implements TransferFallback {
       const e = this.#entryOf(p, sha256)
       // a holder announcing another torrent of this file does not serve this one
       if (e != null && e.infoHash !== infoHash) continue
+      if (!this.#trusted(p)) continue
       for (const a of btAddresses(this.#init.view.get(p)?.health)) out.set(a, p)
     }
     return out
@@ -103,7 +128,7 @@ export class BittorrentFallback implements TransferFallback {
     const infoHash = this.chooseInfoHash(entry, holders())
     if (infoHash == null) throw new NotFoundError(`${entry.path}: no holder announces a usable torrent of ${entry.sha256.slice(0, 12)}`)
     if (this.#peerAddrs(entry.sha256, infoHash, holders()).size === 0 && init.client.trackers.length === 0) {
-      throw new NotFoundError(`${entry.path}: no holder of ${entry.sha256.slice(0, 12)} takes BitTorrent connections`)
+      throw new NotFoundError(`${entry.path}: no holder of ${entry.sha256.slice(0, 12)} takes BitTorrent connections (or every one is held off after bad data)`)
     }
     init.log.info({ path: entry.path, infoHash }, 'fetching over BitTorrent')
     const t0 = init.clock.now()
@@ -122,8 +147,14 @@ export class BittorrentFallback implements TransferFallback {
         this.#bad.set(entry.sha256, set)
       }
       set.add(infoHash)
-      init.log.warn({ path: entry.path, infoHash, sources: got.sources }, 'data from a torrent did not match the SHA-256; that torrent is not used again for this file')
+      // honest holders seed only torrents of their own files: whoever served this one served a wrong file
+      for (const p of got.sources) init.breakers.trip(p)
+      init.log.warn(
+        { path: entry.path, infoHash, sources: got.sources },
+        'data from a torrent did not match the SHA-256; that torrent is not used again for this file, and its sources not over BitTorrent for a while',
+      )
     } else {
+      for (const p of got.sources) if (!got.banned.includes(p)) init.breakers.success(p)
       // pieces passed SHA-1 against this metadata and the whole file its SHA-256: the torrent is the file's
       try {
         await init.cache.put(await readTorrentFile(got.torrentFile, { sha256: entry.sha256, size: entry.size }))
@@ -140,7 +171,7 @@ export class BittorrentFallback implements TransferFallback {
     holders: () => string[],
     stagingPath: string,
     signal: AbortSignal,
-  ): Promise<{ torrentFile: Uint8Array; sources: string[]; bytesReceived: number; badPieces: number; metadataMs?: number; digest?: StagedDigest }> {
+  ): Promise<{ torrentFile: Uint8Array; sources: string[]; banned: string[]; bytesReceived: number; badPieces: number; metadataMs?: number; digest?: StagedDigest }> {
     const init = this.#init
     const started = init.clock.now()
     let lastProgress = started
@@ -183,7 +214,9 @@ export class BittorrentFallback implements TransferFallback {
       const p = t._peers?.get(addr)
       if (p != null) p.retries = Number.MAX_SAFE_INTEGER
       t.removePeer(addr)
-      init.log.warn({ path: entry.path, peer: who(addr), infoHash }, 'BitTorrent peer sent pieces that failed their hash; dropped')
+      const peer = byAddr.get(addr)
+      if (peer != null) init.breakers.trip(peer)
+      init.log.warn({ path: entry.path, peer: who(addr), infoHash }, 'BitTorrent peer sent pieces that failed their hash; dropped, and not used over BitTorrent for a while')
     }
 
     return new Promise((resolve, reject) => {
@@ -200,7 +233,8 @@ export class BittorrentFallback implements TransferFallback {
           if (err != null) reject(err)
           else
             staging.digest().then(
-              (digest) => resolve({ torrentFile: t.torrentFile, sources: [...used].map(who), bytesReceived: t.received, badPieces, metadataMs, digest }),
+              (digest) =>
+                resolve({ torrentFile: t.torrentFile, sources: [...used].map(who), banned: [...banned].map(who), bytesReceived: t.received, badPieces, metadataMs, digest }),
               reject,
             )
         })

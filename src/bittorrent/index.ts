@@ -6,6 +6,7 @@ import type { LocalManifest } from '../catalog/local-manifest.js'
 import type { ClusterView } from '../cluster/view.js'
 import type { ResolvedConfig } from '../config/load.js'
 import type { EventLog } from '../state/event-log.js'
+import { breakerOptions, CircuitBreakers } from '../transfer/circuit-breaker.js'
 import type { RateLimiter } from '../transfer/rate-limiter.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, isAbort } from '../util/errors.js'
@@ -162,6 +163,7 @@ export async function startBittorrent(init: BittorrentInit): Promise<Bittorrent 
     policy: { enabled: true, preferredSize: bt.preferredSize, requiredSize: bt.requiredSize, preferForRequired: bt.preferForRequired },
     stallMs: cfg.transfer.stallSeconds * 1000,
     timeoutMs: cfg.transfer.timeoutSeconds * 1000,
+    breakers: new CircuitBreakers(breakerOptions(cfg), init.clock),
     events: init.events,
     metrics: init.metrics,
     clock: init.clock,

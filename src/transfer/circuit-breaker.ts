@@ -1,3 +1,5 @@
+import type { ResolvedConfig } from '../config/load.js'
+import { CIRCUIT_PRESETS } from '../config/schema.js'
 import type { Clock } from '../util/clock.js'
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
@@ -7,6 +9,13 @@ export interface BreakerOptions {
   failures: number
   /** How long it stays open before one trial request is let through. */
   openMs: number
+}
+
+/** transfer.circuitBreaker: the preset, with `failures` and `openSeconds` overriding it. */
+export function breakerOptions(cfg: ResolvedConfig): BreakerOptions {
+  const c = cfg.transfer.circuitBreaker
+  const preset = CIRCUIT_PRESETS[c.preset]
+  return { failures: c.failures ?? preset.failures, openMs: (c.openSeconds ?? preset.openSeconds) * 1000 }
 }
 
 interface Breaker {
@@ -77,6 +86,15 @@ export class CircuitBreakers {
       b.openedAt = this.#clock.now()
       this.#set(peer, b, 'open')
     }
+  }
+
+  /** Opens the breaker now, whatever the count: the peer did something no retry excuses (sent data that failed its hash). */
+  trip(peer: string): void {
+    const b = this.#get(peer)
+    b.trialInFlight = false
+    b.failures = Math.max(b.failures + 1, this.#opts.failures)
+    b.openedAt = this.#clock.now()
+    if (b.state !== 'open') this.#set(peer, b, 'open')
   }
 
   snapshot(): Record<string, { state: BreakerState; failures: number }> {

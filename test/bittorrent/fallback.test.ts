@@ -89,6 +89,21 @@ describe('BitTorrent fallback between real nodes', () => {
     expect(dst.manifest.bySha(sha)[0]?.infoHash).toBe(goodHash)
     const failed = (await api<MeshsyncEvent[]>(dst, '/events?type=sync_failed')).filter((e) => e.sha256 === sha)
     expect(failed.some((e) => e.data?.code === 'ERR_CHECKSUM')).toBe(true)
+
+    // the liar is held off over BitTorrent for the next file too, not only for this one; the honest holder is trusted
+    const fallback = dst.bittorrent!.fallback
+    expect(fallback.breakers.state(liar.peerId)).toBe('open')
+    expect(fallback.breakers.state(honest.peerId)).toBe('closed')
+    const next = await randomFile(join(liar.layout.dataDir, 'next.bin'), SIZE)
+    await copyFile(join(liar.layout.dataDir, 'next.bin'), join(honestDir, 'next.bin'))
+    const honestNext = await knownWithTorrent(dst, next, [liar, honest])
+    const entry = dst.view.entryFor(next)!
+    const liarNext = [...dst.view.get(liar.peerId)!.entries.values()].find((e) => e.sha256 === next)!.infoHash
+    expect(liarNext).not.toBe(honestNext)
+    // one vote each: without the breaker the pick would be whichever infoHash sorts first
+    expect(fallback.chooseInfoHash(entry, [liar.peerId, honest.peerId])).toBe(
+      [...dst.view.get(honest.peerId)!.entries.values()].find((e) => e.sha256 === next)!.infoHash,
+    )
   })
 
   it('keeps libp2p first from preferredSize on, leaves smaller files without a torrent, and gives what libp2p landed its own infoHash', async () => {

@@ -41,6 +41,25 @@ describe('circuit breakers', () => {
   })
 })
 
+describe('circuit breaker trip', () => {
+  it('opens at once whatever the count, half-opens after the timeout, and a success closes it', async () => {
+    const clock = new ManualClock()
+    const b = new CircuitBreakers({ failures: 3, openMs: 10_000 }, clock)
+    b.trip('liar')
+    expect(b.state('liar')).toBe('open')
+    expect(b.allow('liar')).toBe(false)
+    expect(b.state('other')).toBe('closed')
+    await clock.advance(10_000)
+    expect(b.state('liar')).toBe('half-open')
+    b.trip('liar') // caught again on its trial
+    expect(b.state('liar')).toBe('open')
+    await clock.advance(10_000)
+    expect(b.allow('liar')).toBe(true)
+    b.success('liar')
+    expect(b.state('liar')).toBe('closed')
+  })
+})
+
 describe('weighted rate limiter', () => {
   it('holds the rate and shares it by priority weight', async () => {
     const clock = new ManualClock()
