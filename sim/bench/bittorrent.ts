@@ -10,6 +10,7 @@ import { ARIA2C_BASE } from './aria2c.js'
 import { round } from './stats.js'
 import { timedFetch } from './timed-fetch.js'
 import { testFile } from './test-file.js'
+import { benchArgs } from './args.js'
 
 /**
  * BitTorrent throughput on loopback, one run: a 512 MiB file (default) from
@@ -24,11 +25,8 @@ import { testFile } from './test-file.js'
  *   npm run bench -- bittorrent [--size-mib 512]
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (n: string, d: string) => {
-    const i = argv.indexOf(`--${n}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : d
-  }
-  const sizeMiB = Number(arg('size-mib', '512'))
+  const { num } = benchArgs(argv)
+  const sizeMiB = num('size-mib', 512)
   const work = await mkdtemp(join(tmpdir(), 'bench-bittorrent-'))
   const tracker = new Server({ http: true, udp: false, ws: false, stats: false })
   tracker.on('error', () => {})

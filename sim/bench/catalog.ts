@@ -3,6 +3,7 @@ import { createTorrentMeta, metaFromPieces, pieceLengthFor } from '../../src/bit
 import { digestFile } from '../../src/catalog/hasher.js'
 import { round } from './stats.js'
 import { testFile } from './test-file.js'
+import { benchArgs } from './args.js'
 
 /**
  * Cataloguing one large file that gets a torrent: the catalog's read (SHA-256
@@ -14,12 +15,9 @@ import { testFile } from './test-file.js'
  *   npm run bench -- catalog [--mib 1024] [--runs 3]
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (n: string, d: string) => {
-    const i = argv.indexOf(`--${n}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : d
-  }
-  const mib = Number(arg('mib', '1024'))
-  const runs = Number(arg('runs', '3'))
+  const { num } = benchArgs(argv)
+  const mib = num('mib', 1024)
+  const runs = num('runs', 3)
   const path = await testFile(mib)
   const sha = (await readFile(`${path}.sha256`, 'utf8')).trim()
   await digestFile(path) // warm the page cache

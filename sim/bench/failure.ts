@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { runSim } from '../run/runner.js'
 import { parseScenario } from '../scenario/load.js'
 import { round } from './stats.js'
+import { benchArgs } from './args.js'
 
 /**
  * Failure detection and repair, on the simulation harness: node processes
@@ -16,13 +17,10 @@ import { round } from './stats.js'
  *   npm run bench -- failure [--nodes 6] [--kills 4] [--grace 10] [--mode processes]
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (n: string, d: string) => {
-    const i = argv.indexOf(`--${n}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : d
-  }
-  const nodes = Number(arg('nodes', '6'))
-  const kills = Number(arg('kills', '4'))
-  const grace = Number(arg('grace', '10'))
+  const { str: arg, num } = benchArgs(argv)
+  const nodes = num('nodes', 6)
+  const kills = num('kills', 4)
+  const grace = num('grace', 10)
   const mode = arg('mode', 'processes')
   const gap = 45
   const duration = 20 + kills * gap

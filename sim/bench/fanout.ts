@@ -5,6 +5,7 @@ import { generateFile } from '../data/generate.js'
 import { ProcNode, type SimNode } from '../harness/sim-node.js'
 import { hashFile } from '../run/disk-scan.js'
 import { round } from './stats.js'
+import { benchArgs } from './args.js'
 
 /**
  * Fan-out: one node holds a file (default 256 MiB), 8 nodes want it, every
@@ -17,12 +18,9 @@ import { round } from './stats.js'
  *   npm run bench -- fanout [--size-mib 256] [--receivers 8] [--cap 10MB/s]
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (n: string, d: string) => {
-    const i = argv.indexOf(`--${n}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : d
-  }
-  const sizeMiB = Number(arg('size-mib', '256'))
-  const receivers = Number(arg('receivers', '8'))
+  const { str: arg, num } = benchArgs(argv)
+  const sizeMiB = num('size-mib', 256)
+  const receivers = num('receivers', 8)
   const cap = arg('cap', '10MB/s')
   const work = await mkdtemp(join(tmpdir(), 'bench-fanout-'))
   const nodes: SimNode[] = []

@@ -6,6 +6,7 @@ import { resolveLayers } from '../../src/config/load.js'
 import { MeshsyncNode } from '../../src/node.js'
 import { silentLogger } from '../../src/util/log.js'
 import { percentile, round } from './stats.js'
+import { benchArgs } from './args.js'
 
 /**
  * Gossip latency: from a manifest change on one node to the entry in every
@@ -19,13 +20,10 @@ import { percentile, round } from './stats.js'
  * thread at 2 s.
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (name: string, dflt: string) => {
-    const i = argv.indexOf(`--${name}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : dflt
-  }
+  const { str: arg, num } = benchArgs(argv)
   const sizes = arg('nodes', '10,20').split(',').map(Number)
-  const changes = Number(arg('changes', '100'))
-  const health = Number(arg('health-interval', '2'))
+  const changes = num('changes', 100)
+  const health = num('health-interval', 2)
   if (!(health > 0)) throw new Error(`--health-interval must be a number of seconds above 0, not ${arg('health-interval', '')}`)
   const liveness = { 'gossip.healthIntervalSeconds': health, 'gossip.suspectAfterSeconds': 3 * health, 'gossip.downAfterSeconds': 7.5 * health }
   const results: Record<string, unknown>[] = []

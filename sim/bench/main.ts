@@ -19,5 +19,10 @@ if (load == null) {
   process.exit(2)
 }
 const mod = await load()
-await mod.run(rest)
+try {
+  await mod.run(rest)
+} catch (err) {
+  process.stderr.write(`bench ${name}: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+}
 process.exit(0)

@@ -6,6 +6,7 @@ import { resolveLayers } from '../../src/config/load.js'
 import { MeshsyncNode } from '../../src/node.js'
 import { silentLogger } from '../../src/util/log.js'
 import { percentile, round } from './stats.js'
+import { benchArgs } from './args.js'
 
 /**
  * Replication timing on 8 nodes over loopback (one process):
@@ -19,14 +20,11 @@ import { percentile, round } from './stats.js'
  *   npm run bench -- replication [--nodes 8] [--files 20] [--size-mib 8] [--grace 3]
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (name: string, dflt: string): string => {
-    const i = argv.indexOf(`--${name}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : dflt
-  }
-  const n = Number(arg('nodes', '8'))
-  const files = Number(arg('files', '20'))
-  const size = Number(arg('size-mib', '8')) * 1024 * 1024
-  const graceS = Number(arg('grace', '3'))
+  const { num } = benchArgs(argv)
+  const n = num('nodes', 8)
+  const files = num('files', 20)
+  const size = num('size-mib', 8) * 1024 * 1024
+  const graceS = num('grace', 3)
   const downAfterS = 2
   const nodes: MeshsyncNode[] = []
   const start = async (i: number, bootstrap: string[]): Promise<MeshsyncNode> => {

@@ -9,6 +9,7 @@ import { hashFile } from '../run/disk-scan.js'
 import { round } from './stats.js'
 import { timedFetch } from './timed-fetch.js'
 import { testFile } from './test-file.js'
+import { benchArgs } from './args.js'
 
 /**
  * Transfer throughput: one file (default 1 GiB) between node processes on
@@ -19,11 +20,8 @@ import { testFile } from './test-file.js'
  *   npm run bench -- transfer [--size-mib 1024] [--runs 1]
  */
 export async function run(argv: string[]): Promise<void> {
-  const arg = (n: string, d: string) => {
-    const i = argv.indexOf(`--${n}`)
-    return i >= 0 && argv[i + 1] != null ? argv[i + 1]! : d
-  }
-  const sizeMiB = Number(arg('size-mib', '1024'))
+  const { num } = benchArgs(argv)
+  const sizeMiB = num('size-mib', 1024)
   const work = await mkdtemp(join(tmpdir(), 'bench-transfer-'))
   try {
     const file = await testFile(sizeMiB)
