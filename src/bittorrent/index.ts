@@ -97,9 +97,12 @@ export class Bittorrent {
     }
   }
 
-  /** The landing hook: this node's own infoHash of staged bytes whose SHA-256 landing has just checked. */
-  landingInfoHash(stagingPath: string, entry: ManifestEntry, signal: AbortSignal): Promise<string | undefined> {
-    return this.infoHashFor(stagingPath, entry.sha256, entry.size, signal, true)
+  /**
+   * The landing hook: this node's own infoHash of staged bytes whose SHA-256 landing has just checked, from
+   * the SHA-1 pieces the download hashed in the same pass when it has them (else the file is read for them).
+   */
+  landingInfoHash(stagingPath: string, entry: ManifestEntry, signal: AbortSignal, pieces?: FileDigest['sha1Pieces']): Promise<string | undefined> {
+    return this.infoHashFor(stagingPath, entry.sha256, entry.size, signal, true, pieces)
   }
 
   /** A magnet link for a file this node seeds, with the configured trackers. */

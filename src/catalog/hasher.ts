@@ -11,7 +11,13 @@ export interface FileDigest {
   chunkHashes: Buffer
   chunkRoot: string
   /** SHA-1 of every piece, when asked for (a BitTorrent torrent's pieces, from the same read). */
-  sha1Pieces?: { pieceLength: number; hashes: Buffer }
+  sha1Pieces?: Sha1Pieces
+}
+
+/** SHA-1 of each piece of `pieceLength` bytes, 20 bytes each. */
+export interface Sha1Pieces {
+  pieceLength: number
+  hashes: Buffer
 }
 
 export interface DigestOptions {
@@ -69,8 +75,8 @@ export async function digestFile(path: string, options: DigestOptions = {}): Pro
   }
 }
 
-/** SHA-1 of consecutive pieces of `pieceLength` bytes, fed in views of any size. */
-class PieceHasher {
+/** SHA-1 of consecutive pieces of `pieceLength` bytes, fed in order, in views of any size. */
+export class PieceHasher {
   readonly #hashes: Buffer
   readonly #pieceLength: number
   #index = 0
@@ -83,7 +89,7 @@ class PieceHasher {
     this.#hashes = Buffer.alloc(Math.ceil(size / pieceLength) * 20)
   }
 
-  update(view: Buffer): void {
+  update(view: Uint8Array): void {
     let at = 0
     while (at < view.length) {
       const take = Math.min(view.length - at, this.#pieceLength - this.#filled)

@@ -4,6 +4,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Bitfield, chunkCount, chunkLength, chunkRoot, chunkSizeFor, metaProblem, type BlobClient, type BlobMeta, type BlobSession, type WirePriority } from '../../protocols/blob/index.js'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
+import { PieceHasher, type Sha1Pieces } from '../catalog/hasher.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, InvalidMessageError, isAbort, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
@@ -59,6 +60,8 @@ export interface DownloadInit {
   onProgress?: (p: Progress) => void
   /** The metadata a holder sent broke the pre-transfer checks. */
   onBadMeta?: (peer: string, reason: string) => void
+  /** Also hash SHA-1 pieces of this length, in order with the whole-file SHA-256 (a torrent's pieces, for landing). */
+  sha1PieceLength?: number
 }
 
 export interface Progress {
@@ -81,6 +84,8 @@ export interface DownloadResult {
   bytesReceived: number
   badChunks: number
   resumedChunks: number
+  /** When sha1PieceLength was given. */
+  sha1Pieces?: Sha1Pieces
 }
 
 interface SessionState {
@@ -128,6 +133,7 @@ export class Download {
   readonly #used = new Set<string>()
   #fh: FileHandle | undefined
   #whole: Hash = createHash('sha256')
+  #pieces: PieceHasher | undefined
   #hashCursor = 0
   #catchingUp: Promise<void> | undefined
   #order: number[] = []
@@ -154,6 +160,7 @@ export class Download {
   constructor(init: DownloadInit) {
     this.#init = init
     this.entry = init.entry
+    if (init.sha1PieceLength != null) this.#pieces = new PieceHasher(init.entry.size, init.sha1PieceLength)
   }
 
   get stagingPath(): string {
@@ -229,6 +236,7 @@ export class Download {
         bytesReceived: this.#bytesReceived,
         badChunks: this.#badChunks,
         resumedChunks: this.#resumedChunks,
+        sha1Pieces: this.#pieces != null && init.sha1PieceLength != null ? { pieceLength: init.sha1PieceLength, hashes: this.#pieces.finish() } : undefined,
       }
     } finally {
       init.clock.clearTimeout(timeout)
@@ -274,7 +282,7 @@ export class Download {
       have.set(i)
       this.#resumedChunks++
       if (contiguous) {
-        this.#whole.update(view)
+        this.#hashInOrder(view)
         this.#hashCursor = i + 1
       }
     }
@@ -588,7 +596,7 @@ export class Download {
       this.#unsaved++
       // whole-file hash, in order, straight from memory when this is the next chunk
       if (index === this.#hashCursor && this.#catchingUp == null) {
-        this.#whole.update(data)
+        this.#hashInOrder(data)
         this.#hashCursor++
       }
       if (this.have!.get(this.#hashCursor) && this.#catchingUp == null) void this.#catchUp()
@@ -603,6 +611,12 @@ export class Download {
     }
   }
 
+  /** The next bytes of the file, in order: the whole-file SHA-256, and the SHA-1 pieces when asked for. */
+  #hashInOrder(view: Uint8Array): void {
+    this.#whole.update(view)
+    this.#pieces?.update(view)
+  }
+
   /** Feeds the whole-file hash with chunks that landed out of order, reading them back. */
   #catchUp(): Promise<void> {
     if (this.#catchingUp != null) return this.#catchingUp
@@ -615,7 +629,7 @@ export class Download {
         const len = chunkLength(this.entry.size, cs, i)
         const { bytesRead } = await this.#fh!.read(buf, 0, len, i * cs)
         if (bytesRead !== len) throw new Error(`short read of chunk ${i} from staging`)
-        this.#whole.update(buf.subarray(0, len))
+        this.#hashInOrder(buf.subarray(0, len))
         this.#hashCursor++
       }
     }

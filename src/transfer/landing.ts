@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock.js'
 import { MeshsyncError, ValidationError } from '../util/errors.js'
 import { fsyncDir, prepareTarget } from '../util/fs.js'
 import type { Verdict } from '../validate/types.js'
+import type { Sha1Pieces } from '../catalog/hasher.js'
 
 /** The staged file's bytes do not hash to what the manifest says (a retry from other holders may help). */
 export class ChecksumError extends MeshsyncError {
@@ -30,7 +31,12 @@ export interface LandingInit {
    * sender's: undefined for files without a torrent. Without this hook the
    * entry's infoHash is kept as it came.
    */
-  infoHash?: (stagingPath: string, entry: ManifestEntry, signal: AbortSignal) => Promise<string | undefined>
+  infoHash?: (stagingPath: string, entry: ManifestEntry, signal: AbortSignal, pieces?: Sha1Pieces) => Promise<string | undefined>
+  /**
+   * The piece length of the torrent of a file of this size (undefined: none), so a download can hash the
+   * pieces as it writes, in the same pass as its SHA-256, and landing does not read the file again for them.
+   */
+  pieceLength?: (size: number) => number | undefined
 }
 
 export interface Staged {
@@ -42,6 +48,8 @@ export interface Staged {
   chunkHashes: Uint8Array
   /** Holders the bytes came from (for the quarantine record). */
   sources: string[]
+  /** SHA-1 pieces of the staged bytes, hashed as they were written (for the infoHash hook). */
+  sha1Pieces?: Sha1Pieces
 }
 
 /**
@@ -84,7 +92,7 @@ export async function land(init: LandingInit, s: Staged, signal: AbortSignal): P
     await rm(s.stagingPath, { force: true })
     return init.manifest.get(e.path)!
   }
-  const infoHash = init.infoHash != null ? await init.infoHash(s.stagingPath, e, signal) : e.infoHash
+  const infoHash = init.infoHash != null ? await init.infoHash(s.stagingPath, e, signal, s.sha1Pieces) : e.infoHash
   const target = await prepareTarget(init.dataDir, rel)
   const mtime = new Date(e.mtimeMs > 0 ? e.mtimeMs : init.clock.now())
   await utimes(s.stagingPath, mtime, mtime)

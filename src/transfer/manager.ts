@@ -431,6 +431,7 @@ export class TransferManager {
         init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, chunk: index })
       },
       onBadMeta: (peer, reason) => init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, reason: `metadata: ${reason}` }),
+      sha1PieceLength: init.landing.pieceLength?.(row.entry.size),
       onStalled: (idleMs, sources) => {
         init.events.emit('sync_stalled', { sha256: sha, path: row.entry.path, idleMs, sources, via: 'libp2p' })
         if (giveUpOnStall) this.#active.get(sha)?.libp2p.abort(new StalledError(`libp2p: nothing verified for ${idleMs} ms`))
@@ -579,7 +580,15 @@ export class TransferManager {
           return { via, staged, bytesReceived: r.bytesReceived, resumedChunks: 0, badChunks: r.badChunks, after }
         }
         const result = await download.run(AbortSignal.any([controller.signal, a.libp2p.signal]))
-        const staged = { entry: row.entry, stagingPath: download.stagingPath, digest: result.digest, chunkSize: download.meta!.chunkSize, chunkHashes: download.chunkHashes!, sources: result.sourcesUsed }
+        const staged = {
+          entry: row.entry,
+          stagingPath: download.stagingPath,
+          digest: result.digest,
+          chunkSize: download.meta!.chunkSize,
+          chunkHashes: download.chunkHashes!,
+          sources: result.sourcesUsed,
+          sha1Pieces: result.sha1Pieces,
+        }
         return { via: 'libp2p', staged, bytesReceived: result.bytesReceived, resumedChunks: result.resumedChunks, badChunks: result.badChunks, after }
       } catch (err) {
         if (controller.signal.aborted) throw err
