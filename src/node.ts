@@ -16,6 +16,7 @@ import { ClusterView } from './cluster/view.js'
 import type { ResolvedConfig } from './config/load.js'
 import { policyFor } from './config/policies.js'
 import { Gossip } from './gossip/gossip.js'
+import { AddressBook } from './mesh/address-book.js'
 import { PeerGater } from './mesh/gater.js'
 import { connectionFacts, createMesh, type Mesh } from './mesh/libp2p.js'
 import { Reconnect } from './mesh/reconnect.js'
@@ -188,6 +189,7 @@ export class MeshsyncNode {
     this.#wireTransfers()
     this.#wireReplication()
 
+    const addressBook = new AddressBook(this.mesh, this.log)
     this.gossip = new Gossip({
       pubsub: this.mesh.services.pubsub as unknown as GossipSub,
       manifestSync: this.mesh.services.manifestSync as ManifestSync,
@@ -201,6 +203,7 @@ export class MeshsyncNode {
       health: () => this.#health(),
       healthIntervalMs: cfg.gossip.healthIntervalSeconds * 1000,
       healthSeqBase: epoch * 2 ** 32,
+      onPeerHealth: (peer, h) => addressBook.learn(peer, h.addrs),
     })
 
     this.scanner = new Scanner({
