@@ -50,6 +50,7 @@ import { Cleanup } from './replication/cleanup.js'
 import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
 import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
+import { failingFsync, type StagingFsync } from './util/fs.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -96,6 +97,8 @@ export class MeshsyncNode {
   #apiAddress: { host: string; port: number } | undefined
   #loops: { start(): void; stop(): Promise<void> }[] = []
   #watcher: FSWatcher | undefined
+  /** debug.failStagingFsyncs: staging fsyncs that fail (tests); undefined on a real node. */
+  #stagingFsync: StagingFsync | undefined
   #scanLoop!: Loop
   #diskLevel: DiskLevel = 'ok'
   #evacuating = false
@@ -171,6 +174,7 @@ export class MeshsyncNode {
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )
+    this.#stagingFsync = cfg.debug.failStagingFsyncs > 0 ? failingFsync(cfg.debug.failStagingFsyncs) : undefined
     // one upload and one download bucket for the node, taken from by libp2p transfers and BitTorrent wires alike
     this.limits = new Limits(cfg, this.clock, (peer) => this.view.get(peer)?.health?.provider)
     this.bittorrent = await startBittorrent({
@@ -183,6 +187,7 @@ export class MeshsyncNode {
       events: this.events,
       metrics: this.metrics,
       limits: this.limits,
+      stagingFsync: this.#stagingFsync,
       clock: this.clock,
       log: this.log,
     })
@@ -366,6 +371,7 @@ export class MeshsyncNode {
       config: t,
       mayReceive: (priority) => priority === 'critical' || this.#diskLevel !== 'full',
       space: () => ({ free: this.disk.last.free, keep: cfg.disk.minFree }),
+      stagingFsync: this.#stagingFsync,
     })
   }
 

@@ -9,6 +9,7 @@ import type { CircuitBreakers } from '../transfer/circuit-breaker.js'
 import type { FallbackResult, TransferFallback, Transport } from '../transfer/manager.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, InvalidMessageError, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
+import type { StagingFsync } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import type { BtClient } from './client.js'
 import { btAddresses } from './peers.js'
@@ -36,6 +37,8 @@ export interface FallbackInit {
    * breaker half-opens; a download that completes from it closes it.
    */
   breakers: CircuitBreakers
+  /** fsync of staging files (tests make it fail); default fsync(2). */
+  stagingFsync?: StagingFsync
   events: EventLog
   metrics: Metrics
   clock: Clock
@@ -182,7 +185,7 @@ export class BittorrentFallback implements TransferFallback {
     const used = new Set<string>()
     let badPieces = 0
     let metadataMs: number | undefined
-    const staging = stagingStore({ path: stagingPath, size: entry.size })
+    const staging = stagingStore({ path: stagingPath, size: entry.size, fsync: init.stagingFsync })
     const t: Torrent = init.client.fetch(infoHash, staging.Store)
     const who = (addr: string): string => byAddr.get(addr) ?? addr
     this.#progress.set(entry.sha256, () => {
@@ -230,7 +233,9 @@ export class BittorrentFallback implements TransferFallback {
         signal.removeEventListener('abort', onAbort)
         // the store closes (fsync) before this resolves; the staging file stays for the next attempt or landing
         void init.client.remove(t).then(() => {
+          const syncError = staging.syncError()
           if (err != null) reject(err)
+          else if (syncError != null) reject(syncError)
           else
             staging.digest().then(
               (digest) =>

@@ -10,6 +10,7 @@ import { breakerOptions, CircuitBreakers } from '../transfer/circuit-breaker.js'
 import type { RateLimiter } from '../transfer/rate-limiter.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, isAbort } from '../util/errors.js'
+import type { StagingFsync } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import { BtClient } from './client.js'
 import { BittorrentFallback } from './fallback.js'
@@ -33,6 +34,8 @@ export interface BittorrentInit {
   metrics: Metrics
   /** The node's upload and download buckets, shared with libp2p transfers. */
   limits: { upload: RateLimiter; download: RateLimiter }
+  /** fsync of staging files (tests make it fail); default fsync(2). */
+  stagingFsync?: StagingFsync
   clock: Clock
   log: Logger
 }
@@ -167,6 +170,7 @@ export async function startBittorrent(init: BittorrentInit): Promise<Bittorrent 
     stallMs: cfg.transfer.stallSeconds * 1000,
     timeoutMs: cfg.transfer.timeoutSeconds * 1000,
     breakers: new CircuitBreakers(breakerOptions(cfg), init.clock),
+    stagingFsync: init.stagingFsync,
     events: init.events,
     metrics: init.metrics,
     clock: init.clock,

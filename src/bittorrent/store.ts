@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import { close, constants, fstat, fsync, ftruncate, open, read, write } from 'node:fs'
 import type { ChunkStore, ChunkStoreCallback, ChunkStoreConstructor, ChunkStoreOptions } from 'webtorrent'
+import { errorMessage, FsyncError } from '../util/errors.js'
+import type { StagingFsync } from '../util/fs.js'
 import { StreamDigest, type StagedDigest } from './stream-digest.js'
 
 /**
@@ -80,6 +82,8 @@ export interface StagingStoreInit {
   path: string
   /** What the catalog says the file's size is; metadata of another size is refused. */
   size: number
+  /** fsync at close (tests make it fail); default: fsync(2). */
+  fsync?: StagingFsync
 }
 
 export interface StagingStoreHandle {
@@ -90,6 +94,8 @@ export interface StagingStoreHandle {
    * data from before (resumed) or is not complete.
    */
   digest(): Promise<StagedDigest | undefined>
+  /** The FsyncError of the close, if its fsync failed: the staged bytes must not be used (webtorrent drops the close's error). */
+  syncError(): FsyncError | undefined
 }
 
 /**
@@ -100,6 +106,8 @@ export interface StagingStoreHandle {
  */
 export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
   let hasher: StreamDigest | undefined = new StreamDigest(init.size)
+  let syncFailure: FsyncError | undefined
+  const doFsync: StagingFsync = init.fsync ?? ((fd) => promisify<void>((c) => fsync(fd, (e) => c(e, undefined))))
   const Store = class StagingStore implements ChunkStore {
     readonly chunkLength: number
     readonly #total: number
@@ -206,10 +214,19 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
       this.#closed = true
       this.#fd
         .then(async (fd) => {
-          while (this.#hashing != null) await this.#hashing
-          this.#ahead.clear()
-          await promisify<void>((c) => fsync(fd, (e) => c(e, undefined)))
-          await promisify<void>((c) => close(fd, (e) => c(e, undefined)))
+          try {
+            while (this.#hashing != null) await this.#hashing
+            this.#ahead.clear()
+            try {
+              await doFsync(fd)
+            } catch (err) {
+              syncFailure = new FsyncError(`fsync of ${init.path} failed (${errorMessage(err)}); its bytes are not used`, { cause: err })
+              throw syncFailure
+            }
+          } finally {
+            // closed whatever happened (a failed fsync left the descriptor open before)
+            await promisify<void>((c) => close(fd, (e) => c(e, undefined)))
+          }
         })
         .then(() => cb(null), (err) => cb(err as Error))
     }
@@ -219,7 +236,7 @@ export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
       this.close(cb)
     }
   }
-  return { Store, digest: async () => hasher?.result() }
+  return { Store, digest: async () => hasher?.result(), syncError: () => syncFailure }
 }
 
 export interface SeedStoreInit {

@@ -270,6 +270,8 @@ export const configSchema = z.strictObject({
        * the files' true SHA-256 (a lying BitTorrent seeder: only the SHA-256 at landing catches it).
        */
       corruptTorrents: z.boolean().default(false),
+      /** The first N fsyncs of staging files fail with EIO (a failing disk). */
+      failStagingFsyncs: z.int().min(0).default(0),
     })
     .prefault({}),
 })

@@ -6,7 +6,8 @@ import { Bitfield, chunkCount, chunkLength, chunkRoot, chunkSizeFor, metaProblem
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { PieceHasher, type Sha1Pieces } from '../catalog/hasher.js'
 import type { Clock } from '../util/clock.js'
-import { errorMessage, InvalidMessageError, isAbort, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
+import { errorMessage, FsyncError, InvalidMessageError, isAbort, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
+import type { StagingFsync } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -62,6 +63,8 @@ export interface DownloadInit {
   onBadMeta?: (peer: string, reason: string) => void
   /** Also hash SHA-1 pieces of this length, in order with the whole-file SHA-256 (a torrent's pieces, for landing). */
   sha1PieceLength?: number
+  /** fsync of the staging file (tests make it fail); default fsync(2). */
+  fsync?: StagingFsync
 }
 
 export interface Progress {
@@ -227,7 +230,12 @@ export class Download {
       await Promise.all(this.#writes)
       await this.#catchUp()
       this.#persist(true)
-      await this.#fh.sync()
+      try {
+        if (init.fsync != null) await init.fsync(this.#fh.fd)
+        else await this.#fh.sync()
+      } catch (err) {
+        throw new FsyncError(`fsync of the staging file of ${this.entry.path} failed (${errorMessage(err)}); its bytes are not used`, { cause: err })
+      }
       return {
         sha256: this.entry.sha256,
         digest: this.#whole.digest('hex'),

@@ -10,7 +10,8 @@ import type { ClusterView } from '../cluster/view.js'
 import { PRIORITIES, type Priority } from '../config/schema.js'
 import type { EventLog } from '../state/event-log.js'
 import type { Clock } from '../util/clock.js'
-import { CancelledError, errorMessage, isAbort, MeshsyncError, NoSpaceError, NotFoundError, StalledError } from '../util/errors.js'
+import { CancelledError, errorMessage, FsyncError, isAbort, MeshsyncError, NoSpaceError, NotFoundError, StalledError } from '../util/errors.js'
+import type { StagingFsync } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
@@ -56,6 +57,8 @@ export interface TransferManagerInit {
    * Undefined: no check.
    */
   space?: () => DiskSpace
+  /** fsync of staging files (tests make it fail); default fsync(2). */
+  stagingFsync?: StagingFsync
   /** Told when a file landed (replication, observers). */
   onLanded?: (entry: ManifestEntry) => void
   /** Another transport (BitTorrent, for large files); without it everything moves over libp2p. */
@@ -432,6 +435,7 @@ export class TransferManager {
       },
       onBadMeta: (peer, reason) => init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, reason: `metadata: ${reason}` }),
       sha1PieceLength: init.landing.pieceLength?.(row.entry.size),
+      fsync: init.stagingFsync,
       onStalled: (idleMs, sources) => {
         init.events.emit('sync_stalled', { sha256: sha, path: row.entry.path, idleMs, sources, via: 'libp2p' })
         if (giveUpOnStall) this.#active.get(sha)?.libp2p.abort(new StalledError(`libp2p: nothing verified for ${idleMs} ms`))
@@ -491,6 +495,7 @@ export class TransferManager {
         await this.#diskFull(a, err, attempt)
         return
       }
+      if (err instanceof FsyncError) await this.#dropStaged(row)
       if (isAbort(err) || controller.signal.aborted) {
         // stopping: the row stays and resumes next start
         init.store.setState(sha, { state: 'queued', attempts: row.attempts, nextAttemptMs: 0 }, init.clock.now())
@@ -518,6 +523,18 @@ export class TransferManager {
     } finally {
       this.#loop.poke()
     }
+  }
+
+  /**
+   * fsync of the staging file failed: what the page cache shows may never
+   * have reached the disk. The file and its chunk map go, so the retry
+   * fetches every byte again instead of resuming from them.
+   */
+  async #dropStaged(row: TransferRow): Promise<void> {
+    const init = this.#init
+    await rm(join(init.stagingDir, row.staging), { force: true })
+    init.store.saveHave(row.entry.sha256, new Uint8Array(0), undefined, init.clock.now())
+    init.log.error({ path: row.entry.path, sha256: row.entry.sha256 }, 'fsync of a staging file failed; it is dropped and fetched again')
   }
 
   /**
@@ -591,7 +608,8 @@ export class TransferManager {
         }
         return { via: 'libp2p', staged, bytesReceived: result.bytesReceived, resumedChunks: result.resumedChunks, badChunks: result.badChunks, after }
       } catch (err) {
-        if (controller.signal.aborted) throw err
+        // the staged bytes cannot be trusted: no other transport may resume from them
+        if (controller.signal.aborted || err instanceof FsyncError || isNoSpace(err)) throw err
         lastErr = err
         after = { via, reason: errorMessage(err) }
         this.#init.log.info({ path: row.entry.path, via, err: after.reason }, 'transport failed; the next one is tried')

@@ -92,6 +92,18 @@ export class NoSpaceError extends MeshsyncError {
   }
 }
 
+/**
+ * fsync of a staging file failed (EIO, say). The page cache may still show
+ * bytes that never reached the disk and never will (PostgreSQL's
+ * "fsyncgate"): the staged file is dropped and fetched again, never resumed
+ * from, and the fsync is not retried.
+ */
+export class FsyncError extends MeshsyncError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_FSYNC', message, options)
+  }
+}
+
 /** A peer's circuit breaker is open: it is skipped until the breaker half-opens. */
 export class CircuitOpenError extends MeshsyncError {
   constructor(message: string) {

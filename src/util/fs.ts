@@ -1,4 +1,4 @@
-import { constants, type Stats } from 'node:fs'
+import { constants, fsync, type Stats } from 'node:fs'
 import { mkdir, open, rename, rm, lstat } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import { relativePathProblem } from '../../protocols/common/path.js'
@@ -85,4 +85,19 @@ export async function prepareTarget(root: string, rel: string): Promise<string> 
 
 export function toPosix(rel: string): string {
   return sep === '/' ? rel : rel.split(sep).join('/')
+}
+
+/** fsyncs a staging file; the hook lets tests make it fail (debug.failStagingFsyncs). */
+export type StagingFsync = (fd: number) => Promise<void>
+
+/** A StagingFsync whose first `count` calls fail with EIO (a failing disk, for tests), the rest fsync. */
+export function failingFsync(count: number): StagingFsync {
+  let left = count
+  return async (fd) => {
+    if (left > 0) {
+      left--
+      throw Object.assign(new Error('EIO: i/o error, fsync (debug.failStagingFsyncs)'), { code: 'EIO', syscall: 'fsync' })
+    }
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err != null ? reject(err) : resolve())))
+  }
 }
