@@ -1,4 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -10,7 +11,7 @@ import type { HealthReport } from '../protocols/health/index.js'
 import { Metrics } from './api/metrics.js'
 import { ApiServer } from './api/server.js'
 import { registerRoutes } from './api/routes.js'
-import { LocalManifest } from './catalog/local-manifest.js'
+import { LocalManifest, type LocalFile } from './catalog/local-manifest.js'
 import { Scanner } from './catalog/scanner.js'
 import { ClusterView } from './cluster/view.js'
 import type { ResolvedConfig } from './config/load.js'
@@ -51,6 +52,7 @@ import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
 import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
 import { failingFsync, type StagingFsync } from './util/fs.js'
+import { Scrubber } from './catalog/scrub.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -87,6 +89,7 @@ export class MeshsyncNode {
   transfers!: TransferManager
   provider!: Provider
   breakers!: CircuitBreakers
+  scrubber!: Scrubber
   limits!: Limits
   guard!: DeletionGuard
   planner!: ReplicationPlanner
@@ -269,7 +272,16 @@ export class MeshsyncNode {
       clock: this.clock,
       log: this.log,
     })
-    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect]
+    this.scrubber = new Scrubber({
+      manifest: this.manifest,
+      dataDir: this.layout.dataDir,
+      snapshotDir: this.layout.snapshots,
+      rate: cfg.catalog.scrubRate,
+      onRotten: (f, abs, actual) => this.#rotten(f, abs, actual),
+      clock: this.clock,
+      log: this.log,
+    })
+    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber]
     for (const l of this.#loops) l.start()
     this.#watch()
 
@@ -317,6 +329,32 @@ export class MeshsyncNode {
   }
 
   /** Kind validation of a local file, unless an operator released this content from quarantine. */
+  /**
+   * The scrub found a file whose bytes changed under an unchanged stat. A
+   * snapshot of a live database is ours: it goes and the scanner takes a new
+   * one. A data file goes to quarantine (kept, never deleted) and leaves the
+   * manifest, so the cluster counts one copy less and repairs it; placement
+   * may bring a good copy back here.
+   */
+  async #rotten(f: LocalFile, abs: string, actualSha256: string): Promise<void> {
+    if (f.snapshot != null) {
+      this.manifest.remove(f.path)
+      await rm(abs, { force: true })
+      this.#scanLoop.poke()
+      return
+    }
+    await this.quarantine.add(abs, {
+      path: f.path,
+      sha256: actualSha256,
+      expectedSha256: f.sha256,
+      kind: f.kind,
+      reason: 'scrub: the bytes no longer hash to the catalog SHA-256 though size and mtime did not change (silent corruption)',
+      sourcePeer: this.peerId,
+      foundAt: 'source',
+    })
+    this.manifest.remove(f.path)
+  }
+
   async #validateLocal(path: string, kind: Kind, sha256: string, signal: AbortSignal): Promise<Verdict> {
     if (this.quarantine.isReleased(sha256)) return { ok: true, kind, facts: { kind: 'other' } }
     return validateFile(path, kind, { depth: 'deep', signal })
@@ -340,8 +378,9 @@ export class MeshsyncNode {
       metrics: this.metrics,
       log: this.log,
       onMismatch: (file, reason) => {
-        this.log.warn({ path: file.path, reason }, 'a served file no longer matches its catalog entry; rescanning')
+        this.log.warn({ path: file.path, reason }, 'a served file no longer matches its catalog entry; rescanning and scrubbing it')
         this.#scanLoop?.poke()
+        this.scrubber?.soon(file.path)
       },
     })
     this.transfers = new TransferManager({

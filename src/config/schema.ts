@@ -154,6 +154,8 @@ export const configSchema = z.strictObject({
   catalog: z
     .strictObject({
       scanIntervalSeconds: z.number().gt(0).default(10),
+      /** The periodic scrub re-reads every cataloged file at most this fast (bytes/s), looking for silent corruption; 0 = off. */
+      scrubRate: bytes('a rate').default(20_000_000),
       /** Scan interval on ephemeral nodes (their fresh data must leave quickly). */
       ephemeralScanIntervalSeconds: z.number().gt(0).default(3),
       /** A file is announced once its size and mtime have not changed for this long. */
