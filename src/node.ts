@@ -328,7 +328,6 @@ export class MeshsyncNode {
     }
   }
 
-  /** Kind validation of a local file, unless an operator released this content from quarantine. */
   /**
    * The scrub found a file whose bytes changed under an unchanged stat. A
    * snapshot of a live database is ours: it goes and the scanner takes a new
@@ -355,6 +354,7 @@ export class MeshsyncNode {
     this.manifest.remove(f.path)
   }
 
+  /** Kind validation of a local file, unless an operator released this content from quarantine. */
   async #validateLocal(path: string, kind: Kind, sha256: string, signal: AbortSignal): Promise<Verdict> {
     if (this.quarantine.isReleased(sha256)) return { ok: true, kind, facts: { kind: 'other' } }
     return validateFile(path, kind, { depth: 'deep', signal })
