@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import { close, constants, fstat, fsync, ftruncate, open, read, write } from 'node:fs'
+import { close, constants, fstat, ftruncate, open, read, write } from 'node:fs'
 import type { ChunkStore, ChunkStoreCallback, ChunkStoreConstructor, ChunkStoreOptions } from 'webtorrent'
 import { errorMessage, FsyncError } from '../util/errors.js'
-import type { StagingFsync } from '../util/fs.js'
+import { fsyncFd, type StagingFsync } from '../util/fs.js'
 import { StreamDigest, type StagedDigest } from './stream-digest.js'
 
 /**
@@ -107,7 +107,7 @@ export interface StagingStoreHandle {
 export function stagingStore(init: StagingStoreInit): StagingStoreHandle {
   let hasher: StreamDigest | undefined = new StreamDigest(init.size)
   let syncFailure: FsyncError | undefined
-  const doFsync: StagingFsync = init.fsync ?? ((fd) => promisify<void>((c) => fsync(fd, (e) => c(e, undefined))))
+  const doFsync: StagingFsync = init.fsync ?? fsyncFd
   const Store = class StagingStore implements ChunkStore {
     readonly chunkLength: number
     readonly #total: number

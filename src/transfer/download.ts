@@ -7,7 +7,7 @@ import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { PieceHasher, type Sha1Pieces } from '../catalog/hasher.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, FsyncError, InvalidMessageError, isAbort, NotFoundError, StalledError, TimeoutError } from '../util/errors.js'
-import type { StagingFsync } from '../util/fs.js'
+import { fsyncFd, type StagingFsync } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -231,8 +231,7 @@ export class Download {
       await this.#catchUp()
       this.#persist(true)
       try {
-        if (init.fsync != null) await init.fsync(this.#fh.fd)
-        else await this.#fh.sync()
+        await (init.fsync ?? fsyncFd)(this.#fh.fd)
       } catch (err) {
         throw new FsyncError(`fsync of the staging file of ${this.entry.path} failed (${errorMessage(err)}); its bytes are not used`, { cause: err })
       }

@@ -255,9 +255,29 @@ export class TransferManager {
     }
     const row = this.#init.store.get(sha256)
     if (row == null) return false
-    this.#init.store.delete(sha256)
-    void rm(join(this.#init.stagingDir, row.staging), { force: true })
+    void this.#forget(row)
     return true
+  }
+
+  /**
+   * Removes a transfer's row and its staging file. The row first, so no tick
+   * starts it again; when that write fails (a full disk: SQLITE_FULL), it is
+   * tried again once the staging file's space is back.
+   */
+  async #forget(row: TransferRow): Promise<void> {
+    const { store, stagingDir, log } = this.#init
+    const drop = (): boolean => {
+      try {
+        store.delete(row.entry.sha256)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const dropped = drop()
+    await rm(join(stagingDir, row.staging), { force: true }).catch(() => {})
+    // still failing: the row stays and points at a staging file that is gone; the next start resumes from nothing
+    if (!dropped && !drop()) log.error({ path: row.entry.path }, 'could not drop a transfer row (is the disk full?)')
   }
 
   /** Resolves when the file has landed; rejects when its transfer fails for good or the signal aborts. */
@@ -323,6 +343,8 @@ export class TransferManager {
           (this.#copies.get(a.entry.sha256) ?? 99) - (this.#copies.get(b.entry.sha256) ?? 99) ||
           a.createdMs - b.createdMs,
       )
+    // free space, read once per tick (on the first transfer that wants to start), less what each one started takes
+    let room: number | undefined
     for (const row of ready) {
       if (this.#active.size >= cfg.maxConcurrent) break
       if (this.#init.manifest.has(row.entry.sha256)) {
@@ -331,13 +353,14 @@ export class TransferManager {
         continue
       }
       if (!this.#init.mayReceive(row.priority)) continue
-      const room = this.#room()
+      room ??= this.#room()
       const need = bytesToWrite(row)
       if (need > room) {
         this.#noRoom(row, need, room)
         continue
       }
       this.#start(row)
+      room -= need
     }
   }
 
@@ -362,8 +385,7 @@ export class TransferManager {
     const now = init.clock.now()
     const reason = noRoomMessage(row.entry.path, need, room)
     if (row.reason === 'manual') {
-      init.store.delete(sha)
-      void rm(join(init.stagingDir, row.staging), { force: true })
+      void this.#forget(row)
       init.metrics.transfers.inc({ result: 'failed' })
       init.events.emit('sync_failed', { sha256: sha, path: row.entry.path, reason, code: 'ERR_NO_SPACE', attempt: row.attempts, retryInMs: null, final: true })
       init.log.warn({ path: row.entry.path, sha256: sha, need, room }, 'not enough disk space for a fetch')
@@ -548,16 +570,9 @@ export class TransferManager {
     const init = this.#init
     const { row } = a
     const sha = row.entry.sha256
-    // the space first: the state database may need it for the writes below
-    await rm(join(init.stagingDir, row.staging), { force: true }).catch(() => {})
     const reason = `disk full while writing ${row.entry.path} (${errorMessage(err)}); its staging file was removed to give the space back`
     init.log.error({ path: row.entry.path, sha256: sha, err: errorMessage(err) }, 'disk full during a transfer')
-    try {
-      init.store.delete(sha)
-    } catch (e) {
-      // still full: the row stays and points at a staging file that is gone, which a restart's cleanup drops
-      init.log.error({ path: row.entry.path, err: errorMessage(e) }, 'could not drop the transfer row')
-    }
+    await this.#forget(row)
     init.metrics.transfers.inc({ result: 'failed' })
     init.events.emit('sync_failed', { sha256: sha, path: row.entry.path, reason, code: 'ERR_NO_SPACE', attempt, retryInMs: null, final: true })
     this.#settle(sha, undefined, new NoSpaceError(reason, { cause: err }))
@@ -567,8 +582,7 @@ export class TransferManager {
     const init = this.#init
     const { row } = a
     const sha = row.entry.sha256
-    init.store.delete(sha)
-    void rm(join(init.stagingDir, row.staging), { force: true })
+    void this.#forget(row)
     init.metrics.transfers.inc({ result: 'cancelled' })
     init.events.emit('sync_cancelled', {
       sha256: sha,

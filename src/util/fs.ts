@@ -90,6 +90,11 @@ export function toPosix(rel: string): string {
 /** fsyncs a staging file; the hook lets tests make it fail (debug.failStagingFsyncs). */
 export type StagingFsync = (fd: number) => Promise<void>
 
+/** fsync(2) of an open descriptor: the StagingFsync of a real node. */
+export function fsyncFd(fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => fsync(fd, (err) => (err != null ? reject(err) : resolve())))
+}
+
 /** A StagingFsync whose first `count` calls fail with EIO (a failing disk, for tests), the rest fsync. */
 export function failingFsync(count: number): StagingFsync {
   let left = count
@@ -98,6 +103,6 @@ export function failingFsync(count: number): StagingFsync {
       left--
       throw Object.assign(new Error('EIO: i/o error, fsync (debug.failStagingFsyncs)'), { code: 'EIO', syscall: 'fsync' })
     }
-    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err != null ? reject(err) : resolve())))
+    await fsyncFd(fd)
   }
 }
