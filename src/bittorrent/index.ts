@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { Metrics } from '../api/metrics.js'
-import type { FileDigest } from '../catalog/hasher.js'
+import type { FileDigest, Sha1Pieces } from '../catalog/hasher.js'
 import type { LocalManifest } from '../catalog/local-manifest.js'
 import type { ClusterView } from '../cluster/view.js'
 import type { ResolvedConfig } from '../config/load.js'
@@ -80,7 +80,7 @@ export class Bittorrent {
     size: number,
     signal: AbortSignal,
     verified = false,
-    pieces?: FileDigest['sha1Pieces'],
+    pieces?: Sha1Pieces,
   ): Promise<string | undefined> {
     if (size < this.#minSize) return undefined
     try {
@@ -104,7 +104,7 @@ export class Bittorrent {
    * The landing hook: this node's own infoHash of staged bytes whose SHA-256 landing has just checked, from
    * the SHA-1 pieces the download hashed in the same pass when it has them (else the file is read for them).
    */
-  landingInfoHash(stagingPath: string, entry: ManifestEntry, signal: AbortSignal, pieces?: FileDigest['sha1Pieces']): Promise<string | undefined> {
+  landingInfoHash(stagingPath: string, entry: ManifestEntry, signal: AbortSignal, pieces?: Sha1Pieces): Promise<string | undefined> {
     return this.infoHashFor(stagingPath, entry.sha256, entry.size, signal, true, pieces)
   }
 

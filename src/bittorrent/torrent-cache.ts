@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { Sha1Pieces } from '../catalog/hasher.js'
 import { writeFileAtomic } from '../util/fs.js'
 import { createTorrentMeta, metaFromPieces, pieceLengthFor, readTorrentFile, torrentFile, type CreateOptions, type TorrentMeta } from './torrent-meta.js'
 
@@ -66,7 +67,7 @@ export class TorrentCache {
     path: string,
     sha256: string,
     size: number,
-    opts: { signal?: AbortSignal; verified?: boolean; pieces?: { pieceLength: number; hashes: Buffer } } = {},
+    opts: { signal?: AbortSignal; verified?: boolean; pieces?: Sha1Pieces } = {},
   ): Promise<TorrentMeta> {
     const cached = await this.get(sha256, size)
     if (cached != null) return cached

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import parseTorrent from 'parse-torrent'
+import { PieceHasher } from '../catalog/hasher.js'
 import { InvalidMessageError } from '../util/errors.js'
 import { bencode } from './bencode.js'
 
@@ -74,31 +75,24 @@ export async function createTorrentMeta(path: string, opts: CreateOptions): Prom
     if (!st.isFile()) throw new Error(`${path} is not a regular file`)
     const size = st.size
     const pieceLength = pieceLengthFor(size)
-    const count = Math.ceil(size / pieceLength)
-    const pieces = Buffer.alloc(count * 20)
+    const pieces = new PieceHasher(size, pieceLength)
     const buf = Buffer.allocUnsafe(Math.min(pieceLength, 4 << 20))
     const whole = opts.verified === true ? undefined : createHash('sha256')
-    let offset = 0
-    for (let i = 0; i < count; i++) {
-      const h = createHash('sha1')
-      const end = Math.min(size, offset + pieceLength)
-      while (offset < end) {
-        opts.signal?.throwIfAborted()
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - offset), offset)
-        if (bytesRead === 0) throw new Error(`${path} shrank while it was read`)
-        const view = buf.subarray(0, bytesRead)
-        whole?.update(view)
-        opts.transform?.(view, offset, pieceLength)
-        h.update(view)
-        offset += bytesRead
-      }
-      h.digest().copy(pieces, i * 20)
+    for (let offset = 0; offset < size; ) {
+      opts.signal?.throwIfAborted()
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - offset), offset)
+      if (bytesRead === 0) throw new Error(`${path} shrank while it was read`)
+      const view = buf.subarray(0, bytesRead)
+      whole?.update(view)
+      opts.transform?.(view, offset, pieceLength)
+      pieces.update(view)
+      offset += bytesRead
     }
     const after = await fh.stat()
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new Error(`${path} changed while it was read`)
     const sha256 = whole?.digest('hex') ?? opts.sha256
     if (sha256 !== opts.sha256) throw new Error(`${path} hashes to ${sha256.slice(0, 12)} now, not ${opts.sha256.slice(0, 12)}`)
-    return metaFromPieces(opts.sha256, size, pieceLength, pieces)
+    return metaFromPieces(opts.sha256, size, pieceLength, pieces.finish().hashes)
   } finally {
     await fh.close()
   }

@@ -68,8 +68,39 @@ export async function digestFile(path: string, options: DigestOptions = {}): Pro
     if (after.size !== size || after.mtimeMs !== st.mtimeMs) throw new Error(`${path} changed while it was read`)
     const chunkHashes = Buffer.concat(hashes)
     const digest: FileDigest = { size, sha256: whole.digest('hex'), chunkSize, chunkHashes, chunkRoot: chunkRoot(chunkHashes).toString('hex') }
-    if (pieces != null && pieceLength != null) digest.sha1Pieces = { pieceLength, hashes: pieces.finish() }
+    if (pieces != null) digest.sha1Pieces = pieces.finish()
     return digest
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * SHA-256 and length of a whole file, read in 4 MiB blocks without following
+ * a symlink. `sync`: fsync it first (an attestation speaks of what is on the
+ * disk). `rate`: pace the reads to at most this many bytes per second (the scrub).
+ */
+export async function hashWholeFile(path: string, opts: { signal?: AbortSignal; sync?: boolean; rate?: number } = {}): Promise<{ sha256: string; size: number }> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    if (opts.sync === true) await fh.sync()
+    const h = createHash('sha256')
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
+    const rate = opts.rate ?? 0
+    const t0 = performance.now()
+    let size = 0
+    for (;;) {
+      opts.signal?.throwIfAborted()
+      const { bytesRead } = await fh.read(buf, 0, buf.length, size)
+      if (bytesRead === 0) break
+      h.update(buf.subarray(0, bytesRead))
+      size += bytesRead
+      if (rate > 0) {
+        const ahead = (size / rate) * 1000 - (performance.now() - t0)
+        if (ahead > 1) await new Promise((r) => setTimeout(r, ahead))
+      }
+    }
+    return { sha256: h.digest('hex'), size }
   } finally {
     await fh.close()
   }
@@ -100,9 +131,9 @@ export class PieceHasher {
     }
   }
 
-  finish(): Buffer {
+  finish(): Sha1Pieces {
     if (this.#filled > 0) this.#next()
-    return this.#hashes
+    return { pieceLength: this.#pieceLength, hashes: this.#hashes }
   }
 
   #next(): void {

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto'
-import { constants } from 'node:fs'
-import { lstat, open } from 'node:fs/promises'
+import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock } from '../util/clock.js'
 import { errorMessage, isAbort } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
+import { hashWholeFile } from './hasher.js'
 import type { LocalFile, LocalManifest } from './local-manifest.js'
 
 export interface ScrubInit {
@@ -96,7 +95,7 @@ export class Scrubber {
       const before = await lstat(abs)
       // changed since it was cataloged: the scanner rehashes it as a new version, not rot
       if (f.snapshot == null && (before.size !== f.size || before.mtimeMs !== f.localMtimeMs || before.ino !== f.ino)) return
-      const sha = await sha256Of(abs, this.#init.rate, signal)
+      const { sha256: sha } = await hashWholeFile(abs, { signal, rate: this.#init.rate })
       const after = await lstat(abs)
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) return
       this.stats.files++
@@ -104,36 +103,14 @@ export class Scrubber {
       if (sha === f.sha256) return
       this.stats.rotten++
       this.#init.log.error({ path: f.path, expected: f.sha256, actual: sha }, 'scrub: a file no longer matches its catalog entry (its stat did not change)')
-      await this.#init.onRotten(f, abs, sha)
+      await this.#init.onRotten(f, abs, sha).catch((err: unknown) => {
+        // not the file's fault: quarantining it failed; it is looked at again next round
+        this.#init.log.warn({ path: f.path, err: errorMessage(err) }, 'scrub: could not quarantine a rotten file')
+      })
     } catch (err) {
       if (isAbort(err) || signal.aborted) throw err
       // gone or unreadable now: the scanner sees to it
       this.#init.log.debug({ path: f.path, err: errorMessage(err) }, 'scrub skipped a file')
     }
-  }
-}
-
-/** SHA-256 of a file, read in 4 MiB blocks, paced to `rate` bytes per second (0: as fast as it goes). */
-async function sha256Of(path: string, rate: number, signal: AbortSignal): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
-  try {
-    const h = createHash('sha256')
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
-    const t0 = performance.now()
-    let done = 0
-    for (;;) {
-      signal.throwIfAborted()
-      const { bytesRead } = await fh.read(buf, 0, buf.length, done)
-      if (bytesRead === 0) break
-      h.update(buf.subarray(0, bytesRead))
-      done += bytesRead
-      if (rate > 0) {
-        const ahead = (done / rate) * 1000 - (performance.now() - t0)
-        if (ahead > 1) await new Promise((r) => setTimeout(r, ahead))
-      }
-    }
-    return h.digest('hex')
-  } finally {
-    await fh.close()
   }
 }

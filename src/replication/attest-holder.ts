@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto'
-import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AttestHolder } from '../../protocols/attest/service.js'
+import { hashWholeFile } from '../catalog/hasher.js'
 import type { LocalManifest } from '../catalog/local-manifest.js'
 import type { DeletionGuard } from './deletion-guard.js'
-
-const READ_SIZE = 4 * 1024 * 1024
 
 /**
  * This node's side of an attestation: it may attest a file it holds and is
@@ -30,21 +27,6 @@ export function attestHolder(dataDir: string, manifest: LocalManifest, guard: De
 }
 
 async function rehashMatches(path: string, sha256: string, size: number, signal: AbortSignal): Promise<boolean> {
-  const fh = await open(path, 'r')
-  try {
-    await fh.sync()
-    const hash = createHash('sha256')
-    const buf = Buffer.allocUnsafe(READ_SIZE)
-    let pos = 0
-    for (;;) {
-      signal.throwIfAborted()
-      const { bytesRead } = await fh.read(buf, 0, READ_SIZE, pos)
-      if (bytesRead === 0) break
-      hash.update(buf.subarray(0, bytesRead))
-      pos += bytesRead
-    }
-    return pos === size && hash.digest('hex') === sha256
-  } finally {
-    await fh.close()
-  }
+  const r = await hashWholeFile(path, { signal, sync: true })
+  return r.size === size && r.sha256 === sha256
 }

@@ -243,7 +243,7 @@ export class Download {
         bytesReceived: this.#bytesReceived,
         badChunks: this.#badChunks,
         resumedChunks: this.#resumedChunks,
-        sha1Pieces: this.#pieces != null && init.sha1PieceLength != null ? { pieceLength: init.sha1PieceLength, hashes: this.#pieces.finish() } : undefined,
+        sha1Pieces: this.#pieces?.finish(),
       }
     } finally {
       init.clock.clearTimeout(timeout)
