@@ -14,7 +14,7 @@ import { registerRoutes } from './api/routes.js'
 import { LocalManifest, type LocalFile } from './catalog/local-manifest.js'
 import { Scanner } from './catalog/scanner.js'
 import { ClusterView } from './cluster/view.js'
-import type { ResolvedConfig } from './config/load.js'
+import { configSource, type ResolvedConfig } from './config/load.js'
 import { policyFor } from './config/policies.js'
 import { Gossip } from './gossip/gossip.js'
 import { AddressBook } from './mesh/address-book.js'
@@ -53,6 +53,7 @@ import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
 import { failingFsync, type StagingFsync } from './util/fs.js'
 import { Scrubber } from './catalog/scrub.js'
+import { explainStartError } from './node/start-errors.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -129,7 +130,21 @@ export class MeshsyncNode {
     return this.#diskLevel
   }
 
+  /**
+   * Starts every part. When one cannot start (an address in use, a data dir
+   * that is a file...), whatever had started is stopped again before the
+   * error is thrown, so a failed start leaves nothing running.
+   */
   async start(): Promise<void> {
+    try {
+      await this.#start()
+    } catch (err) {
+      await this.#undoStart()
+      throw explainStartError(err, this.config)
+    }
+  }
+
+  async #start(): Promise<void> {
     const cfg = this.config
     await ensureLayout(this.layout)
     const identity = await loadOrCreateIdentity(this.layout.identity)
@@ -287,7 +302,7 @@ export class MeshsyncNode {
 
     this.#api = new ApiServer(this.log)
     registerRoutes(this.#api, this)
-    this.#apiAddress = await this.#api.listen(cfg.api.listen)
+    this.#apiAddress = await this.#api.listen(cfg.api.listen, configSource(cfg, 'api.listen'))
 
     this.#started = true
     this.events.emit('node_started', { peer: this.peerId, name: cfg.node.name, version: VERSION, addresses: this.addresses })
@@ -309,6 +324,27 @@ export class MeshsyncNode {
     await this.mesh.stop()
     this.db.close()
     this.log.info({ peerId: this.peerId }, 'meshsync node stopped')
+  }
+
+  /** Stops the parts a failed start() had started, in the order stop() does; each may be missing. */
+  async #undoStart(): Promise<void> {
+    const quietly = async (what: string, fn: (() => Promise<unknown> | unknown) | undefined): Promise<void> => {
+      try {
+        await fn?.()
+      } catch (err) {
+        this.log.debug({ part: what, err: (err as Error).message }, 'stopping after a failed start')
+      }
+    }
+    this.#watcher?.close()
+    await quietly('api', () => this.#api?.close())
+    await quietly('loops', () => Promise.all(this.#loops.map((l) => l.stop())))
+    await quietly('cleanup', () => this.cleanup?.stop())
+    await quietly('planner', () => this.planner?.stop())
+    await quietly('transfers', () => this.transfers?.stop())
+    await quietly('bittorrent', () => this.bittorrent?.stop())
+    await quietly('gossip', () => this.gossip?.stop())
+    await quietly('mesh', () => this.mesh?.stop())
+    await quietly('db', () => this.db?.close())
   }
 
   /** Scans the data dir now (tests, and `meshsync rescan`). */

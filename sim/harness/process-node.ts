@@ -133,6 +133,8 @@ export class ProcessNode {
       o.name,
       '--data-dir',
       o.dataDir,
+      // a fresh node's data dir does not exist yet (a named one that is missing is refused without --init)
+      '--init',
       ...listen.flatMap((l) => ['--listen', l]),
       ...(o.announce ?? []).flatMap((a) => ['--announce', a]),
       '--api',

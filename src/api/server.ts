@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { MeshsyncError } from '../util/errors.js'
+import { fromSource, StartupError } from '../util/startup-error.js'
 import type { Logger } from '../util/log.js'
 
 export type Handler = (req: ApiRequest) => Promise<unknown> | unknown
@@ -64,16 +65,18 @@ export class ApiServer {
     return this
   }
 
-  async listen(hostPort: string): Promise<{ host: string; port: number }> {
+  /** `source` is where api.listen was set (for the message when the address cannot be had). */
+  async listen(hostPort: string, source?: string): Promise<{ host: string; port: number }> {
     const i = hostPort.lastIndexOf(':')
     const host = hostPort.slice(0, i)
     const port = Number(hostPort.slice(i + 1))
     const server = createServer((req, res) => void this.#handle(req, res))
     server.keepAliveTimeout = 5000
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' ? new Error(`api.listen: ${hostPort} is already in use (another meshsync node?); pick another with --api HOST:PORT`) : err),
-      )
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'is in use (another meshsync node?)' : err.code === 'EADDRNOTAVAIL' ? 'is not an address of this host' : err.code === 'EACCES' ? 'needs a privilege this user lacks' : `cannot be listened on: ${err.message}`
+        reject(new StartupError('api.listen', `api.listen ${hostPort} ${why}${fromSource(source)}; set api.listen or --api HOST:PORT`, { cause: err }))
+      })
       server.listen(port, host, () => resolve())
     })
     this.#server = server

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs'
 import type { Command } from 'commander'
 import { loadOrCreateIdentity, peerIdOf } from '../../bootstrap/identity.js'
 import { newSwarmKey, writeSwarmKey } from '../../bootstrap/swarm-key.js'
-import type { ResolvedConfig } from '../config/load.js'
+import { configSource, type ResolvedConfig } from '../config/load.js'
 import { MeshsyncNode } from '../node.js'
-import { layoutOf } from '../node/layout.js'
+import { checkDataDir } from '../node/data-dir.js'
+import { ensureLayout, layoutOf } from '../node/layout.js'
 import { validateFile, detectKind } from '../validate/index.js'
 import { open } from 'node:fs/promises'
 import { MeshsyncError } from '../util/errors.js'
@@ -32,8 +33,10 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
     .option('--bt-tracker <url>', 'BitTorrent tracker of your own to announce to (repeatable)', h.collect)
     .option('--local-cluster', 'many nodes on one host (tests, simulation); never on a real cluster')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--init', 'create the data dir (and a new identity) if it does not exist')
     .action(async (o: Record<string, unknown>) => {
       const config = h.configFrom(o)
+      await checkDataDir(config.dataDir, configSource(config, 'dataDir'), o.init === true)
       const node = new MeshsyncNode({ config })
       await node.start()
       process.stderr.write(`meshsync ${config.node.name} ${node.peerId}\n  api http://${node.apiAddress}\n${node.addresses.map((a) => `  ${a}`).join('\n')}\n`)
@@ -68,6 +71,23 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
             .finally(() => stop('SIGTERM'))
         })
       })
+    })
+
+  h.addConfigOptions(program.command('init').description('create a data dir and its identity (a new peer); prints the peer ID'))
+    .argument('[dir]', 'the data dir (default: --data-dir, MESHSYNC_DATA_DIR, the config’s dataDir, or ./data)')
+    .option('--json', 'print JSON')
+    .action(async (dir: string | undefined, o: Record<string, unknown>) => {
+      const config = h.configFrom(dir != null ? { ...o, dataDir: dir } : o)
+      await checkDataDir(config.dataDir, undefined, true)
+      const layout = layoutOf(config.dataDir)
+      await ensureLayout(layout)
+      const { privateKey, created } = await loadOrCreateIdentity(layout.identity)
+      const peerId = peerIdOf(privateKey)
+      if (o.json === true) process.stdout.write(`${JSON.stringify({ peerId, dataDir: config.dataDir, identityFile: layout.identity, created })}\n`)
+      else {
+        process.stdout.write(`${peerId}\n`)
+        process.stderr.write(created ? `initialised ${config.dataDir} with a new identity\n` : `${config.dataDir} already has an identity; kept it\n`)
+      }
     })
 
   h.addConfigOptions(program.command('id').description("print this node's peer ID (creating its identity on first use)"))
@@ -128,7 +148,7 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
     .option('--api <host:port>', 'local HTTP API address')
     .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable)', h.collect)
     .action(async (o: Record<string, unknown>) => {
-      const { resolvedPolicies, ...config } = h.configFrom(o)
+      const { resolvedPolicies, keySources: _s, ...config } = h.configFrom(o)
       const policies = resolvedPolicies.map(({ matches: _m, excluded: _e, ...p }) => p)
       process.stdout.write(`${JSON.stringify({ ...config, policies }, null, 2)}\n`)
     })
