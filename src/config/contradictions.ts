@@ -5,10 +5,32 @@ import type { ResolvedConfig } from './load.js'
  * Rules that no schema can express: values that are each fine but contradict
  * each other. Each failure names the key an operator has to change.
  */
-export function checkContradictions(cfg: ResolvedConfig, sourceOf: (key: string) => string | undefined): void {
+export function checkContradictions(
+  cfg: ResolvedConfig,
+  sourceOf: (key: string) => string | undefined,
+  /** The layer that set exactly this key (not a parent of it); undefined for a default. */
+  exactSourceOf: (key: string) => string | undefined = sourceOf,
+): void {
   const fail = (key: string, message: string): never => {
     const source = sourceOf(key)
     throw new ConfigError(key, `${message}${source != null ? ` (from ${source})` : ''}`)
+  }
+  /**
+   * Two keys whose values must be ordered are not: blame the one set by the
+   * layer that wins (flags over environment over file over default; the
+   * second key on a tie), and say where each value came from.
+   */
+  const failPair = (a: string, b: string, rule: string): never => {
+    const rank = (k: string): number => {
+      const s = exactSourceOf(k)
+      return s == null ? -1 : s === 'command-line flags' ? 3 : s.startsWith('environment variable') ? 2 : 1
+    }
+    const [key, other] = rank(a) > rank(b) ? [a, b] : [b, a]
+    const where = (k: string): string => {
+      const s = exactSourceOf(k)
+      return s != null ? `from ${s}` : 'the default'
+    }
+    throw new ConfigError(key, `is ${valueAt(cfg, key)} (${where(key)}) but ${other} is ${valueAt(cfg, other)} (${where(other)}); ${rule}`)
   }
   const hosts = Object.keys(cfg.cluster.hosts)
 
@@ -40,25 +62,25 @@ export function checkContradictions(cfg: ResolvedConfig, sourceOf: (key: string)
   }
 
   const d = cfg.disk
-  if (!(d.pushAt <= d.urgentAt && d.urgentAt <= d.cleanupAt)) {
-    fail('disk.cleanupAt', `thresholds must rise: pushAt ${d.pushAt} <= urgentAt ${d.urgentAt} <= cleanupAt ${d.cleanupAt}`)
-  }
+  const rise = 'the disk thresholds must rise: disk.pushAt <= disk.urgentAt <= disk.cleanupAt'
+  if (d.pushAt > d.urgentAt) failPair('disk.pushAt', 'disk.urgentAt', rise)
+  if (d.urgentAt > d.cleanupAt) failPair('disk.urgentAt', 'disk.cleanupAt', rise)
   if (d.quota != null && d.minFree >= d.quota) {
     fail('disk.minFree', `is ${d.minFree} bytes but the quota is only ${d.quota}`)
   }
   const g = cfg.gossip
   if (g.suspectAfterSeconds <= g.healthIntervalSeconds) {
-    fail('gossip.suspectAfterSeconds', `(${g.suspectAfterSeconds}) must be longer than gossip.healthIntervalSeconds (${g.healthIntervalSeconds}), or every peer goes suspect between two messages`)
+    failPair('gossip.healthIntervalSeconds', 'gossip.suspectAfterSeconds', 'gossip.suspectAfterSeconds must be longer than gossip.healthIntervalSeconds, or every peer goes suspect between two messages')
   }
   if (g.downAfterSeconds <= g.suspectAfterSeconds) {
-    fail('gossip.downAfterSeconds', `(${g.downAfterSeconds}) must be longer than gossip.suspectAfterSeconds (${g.suspectAfterSeconds})`)
+    failPair('gossip.suspectAfterSeconds', 'gossip.downAfterSeconds', 'gossip.downAfterSeconds must be longer than gossip.suspectAfterSeconds')
   }
   const bt = cfg.bittorrent
   if (bt.preferredSize > bt.requiredSize) {
-    fail('bittorrent.preferredSize', `(${bt.preferredSize} bytes) is above bittorrent.requiredSize (${bt.requiredSize} bytes)`)
+    failPair('bittorrent.requiredSize', 'bittorrent.preferredSize', 'bittorrent.preferredSize (bytes) must not be above bittorrent.requiredSize')
   }
   if (cfg.transfer.backoffBaseSeconds > cfg.transfer.backoffMaxSeconds) {
-    fail('transfer.backoffBaseSeconds', `is above transfer.backoffMaxSeconds`)
+    failPair('transfer.backoffMaxSeconds', 'transfer.backoffBaseSeconds', 'transfer.backoffBaseSeconds must not be above transfer.backoffMaxSeconds')
   }
   if (cfg.allowPeers.length > 0) {
     for (const addr of cfg.bootstrap) {
@@ -76,4 +98,11 @@ export function checkContradictions(cfg: ResolvedConfig, sourceOf: (key: string)
 function roleAllowed(p: { roles: string[]; allowCoordinators: boolean }, role: string): boolean {
   if (p.roles.length > 0) return p.roles.includes(role)
   return role !== 'coordinator' || p.allowCoordinators
+}
+
+/** The value at a dotted key of the resolved config, for messages. */
+function valueAt(cfg: ResolvedConfig, key: string): string {
+  let v: unknown = cfg
+  for (const part of key.split('.')) v = v != null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined
+  return JSON.stringify(v) ?? 'unset'
 }

@@ -19,6 +19,13 @@ export interface ResolvedConfig extends Omit<Config, 'node'> {
   resolvedPolicies: ResolvedPolicy[]
   /** Where the file came from, if any. */
   configFile?: string
+  /** Which layer set each key (`command-line flags`, `config file X`...); keys left at their default are absent. */
+  keySources?: Record<string, string>
+}
+
+/** Where a key of a resolved config was set, or undefined for a default. */
+export function configSource(cfg: Pick<ResolvedConfig, 'keySources'>, key: string): string | undefined {
+  return cfg.keySources != null ? findSource(new Map(Object.entries(cfg.keySources)), key) : undefined
 }
 
 export interface LoadOptions {
@@ -167,8 +174,9 @@ export function resolveLayers(layers: Layer[], ctx: { cwd: string; fileDir?: str
   }
 
   const resolvedPolicies = resolvePolicies(cfg.policies)
-  const resolved: ResolvedConfig = { ...cfg, node, dataDir, swarmKey, bootstrap, resolvedPolicies, configFile: ctx.file }
-  checkContradictions(resolved, (key) => findSource(sources, key))
+  const keySources = Object.fromEntries(sources)
+  const resolved: ResolvedConfig = { ...cfg, node, dataDir, swarmKey, bootstrap, resolvedPolicies, configFile: ctx.file, keySources }
+  checkContradictions(resolved, (key) => findSource(sources, key), (key) => sources.get(key))
   return resolved
 }
 

@@ -88,8 +88,21 @@ policies:
     expect(e.message).toContain("'gpu-2'")
   })
 
+  it('names the key and the source that made a contradiction, not a key the file set', async () => {
+    const f = await yamlFile('disk:\n  pushAt: 0.5\n  urgentAt: 0.7\n  cleanupAt: 0.75\n')
+    const e = refused(() => loadConfig({ file: f, env: {}, flags: { 'disk.urgentAt': 0.4 } }))
+    expect(e.key).toBe('disk.urgentAt')
+    expect(e.message).toBe(`disk.urgentAt: is 0.4 (from command-line flags) but disk.pushAt is 0.5 (from config file ${f}); the disk thresholds must rise: disk.pushAt <= disk.urgentAt <= disk.cleanupAt`)
+    const env = refused(() => loadConfig({ file: f, env: { MESHSYNC_DISK__CLEANUP_AT: '0.6' } }))
+    expect(env.key).toBe('disk.cleanupAt')
+    expect(env.message).toContain('(from environment variable MESHSYNC_DISK__CLEANUP_AT) but disk.urgentAt is 0.7 (from config file')
+    // a file that sets only one threshold: the others are defaults, not "from the config file"
+    const g = await yamlFile('disk:\n  cleanupAt: 0.6\n')
+    expect(refused(() => loadConfig({ file: g, env: {} })).message).toBe(`disk.cleanupAt: is 0.6 (from config file ${g}) but disk.urgentAt is 0.7 (the default); the disk thresholds must rise: disk.pushAt <= disk.urgentAt <= disk.cleanupAt`)
+  })
+
   it('refuses other contradictions', async () => {
-    expect(refused(() => loadConfig({ env: {}, flags: { 'disk.pushAt': 0.8, 'disk.urgentAt': 0.7 } })).key).toBe('disk.cleanupAt')
+    expect(refused(() => loadConfig({ env: {}, flags: { 'disk.pushAt': 0.8, 'disk.urgentAt': 0.7 } })).key).toBe('disk.urgentAt')
     expect(refused(() => loadConfig({ env: {}, flags: { 'policies.x.minCopies': 3, 'policies.x.maxCopies': 2 } })).key).toBe('policies.x.minCopies')
     expect(refused(() => loadConfig({ env: {}, flags: { 'gossip.suspectAfterSeconds': 1, 'gossip.healthIntervalSeconds': 2 } })).key).toBe('gossip.suspectAfterSeconds')
     const f = await yamlFile('cluster:\n  hosts:\n    a: { role: training }\nnode: { name: b }\n')
