@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { FileJson, PeerJson } from '../node/read-models.js'
 import { ApiClient } from './api-client.js'
+import { followEvents } from './follow-events.js'
 import { formatBytes, formatDuration, short, table } from './format.js'
 
 interface Helpers {
@@ -106,7 +107,8 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
   apiCmd('events', 'recent events (with --follow, a live stream)')
     .option('--since <id>', 'events after this id')
     .option('--type <types>', 'comma-separated event types')
-    .option('-f, --follow', 'keep printing new events')
+    .option('-f, --follow', 'keep printing new events (exits 1 when the node goes away)')
+    .option('--retry', 'with --follow: when the node goes away, wait for it and go on after the last event')
     .action(async (o: Record<string, unknown>) => {
       const c = client(h, o)
       const params = new URLSearchParams()
@@ -120,20 +122,6 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
         for (const e of await c.get<Parameters<typeof print>[0][]>(`/events?${params}`)) print(e)
         return
       }
-      if (!params.has('since')) params.set('since', '0')
-      const res = await c.stream(`/events/stream?${params}`)
-      const decoder = new TextDecoder()
-      let buf = ''
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true })
-        for (;;) {
-          const i = buf.indexOf('\n\n')
-          if (i < 0) break
-          const block = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const data = block.split('\n').find((l) => l.startsWith('data: '))
-          if (data != null) print(JSON.parse(data.slice(6)))
-        }
-      }
+      await followEvents(c, params, (e) => print(e as Parameters<typeof print>[0]), { retry: o.retry === true, note: (l) => process.stderr.write(`${l}\n`) })
     })
 }
