@@ -112,7 +112,7 @@ export class MeshsyncNode {
   constructor(opts: NodeOptions) {
     this.config = opts.config
     this.clock = opts.clock ?? systemClock
-    this.log = opts.log ?? createLogger({ level: opts.config.log.level, name: opts.config.node.name })
+    this.log = opts.log ?? createLogger({ level: opts.config.log.level, name: opts.config.node.name, format: opts.config.log.format })
     this.layout = layoutOf(opts.config.dataDir)
     this.startedMs = this.clock.now()
   }

@@ -122,6 +122,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      /** auto: human lines on a terminal, JSON lines when piped or under systemd (JOURNAL_STREAM); or always json / pretty. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
   mesh: z
