@@ -66,8 +66,8 @@ export async function sha256File(path: string): Promise<string> {
 export const HAS_ARIA2C = spawnSync('aria2c', ['--version'], { stdio: 'ignore' }).status === 0
 
 /** An HTTP-only bittorrent-tracker on loopback; `started` resolves when a client announces `infoHash`. */
-export async function startTracker(): Promise<{ url: string; server: Server; announced: (infoHash: string, port?: number) => Promise<void>; close: () => Promise<void> }> {
-  const server = new Server({ http: true, udp: false, ws: false, stats: false })
+export async function startTracker(opts: { intervalMs?: number } = {}): Promise<{ url: string; server: Server; announced: (infoHash: string, port?: number) => Promise<void>; close: () => Promise<void> }> {
+  const server = new Server({ http: true, udp: false, ws: false, stats: false, ...(opts.intervalMs != null ? { interval: opts.intervalMs } : {}) })
   const seen: { infoHash: string; port: number }[] = []
   const waiters: (() => void)[] = []
   const note = (_addr: string, params: Record<string, unknown>): void => {
