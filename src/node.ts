@@ -139,6 +139,7 @@ export class MeshsyncNode {
     try {
       await this.#start()
     } catch (err) {
+      this.log.debug({ err: (err as Error).stack ?? String(err) }, 'start failed; stopping what had started')
       await this.#undoStart()
       throw explainStartError(err, this.config)
     }

@@ -1,4 +1,5 @@
 import { configSource, type ResolvedConfig } from '../config/load.js'
+import { MeshsyncError } from '../util/errors.js'
 import { explainListenError, fromSource, StartupError } from '../util/startup-error.js'
 
 /**
@@ -17,5 +18,16 @@ export function explainStartError(err: unknown, cfg: ResolvedConfig): unknown {
   if ((e?.code === 'EACCES' || e?.code === 'EROFS') && typeof e.path === 'string' && e.path.startsWith(cfg.dataDir)) {
     return new StartupError('dataDir', `data dir ${cfg.dataDir}: cannot write ${e.path} (${e.code})${fromSource(configSource(cfg, 'dataDir'))}`, { cause: err })
   }
-  return err
+  const message = firstLine(err)
+  if (cfg.swarmKey != null && message.startsWith('swarm key ')) {
+    return new StartupError('swarmKey', `${message}${fromSource(configSource(cfg, 'swarmKey'))}; set swarmKey or --swarm-key`, { cause: err })
+  }
+  if (err instanceof MeshsyncError) return err
+  // anything else still ends the start in one line (the stack goes to the debug log)
+  return new StartupError('start', `cannot start: ${message}`, { cause: err })
+}
+
+function firstLine(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err)
+  return m.split('\n')[0]!.trim()
 }

@@ -88,6 +88,17 @@ describe('meshsync start: start-up failures', () => {
     expect(oneLineFailure(under)).toContain(`data dir ${join(file, 'sub')} is under a file, not a folder`)
   })
 
+  it('a swarm key that is missing or not a key: one line naming swarmKey', async () => {
+    const dir = join(work, 'swarm')
+    const missing = join(work, 'no-such.key')
+    const r = await meshsync(['start', '--data-dir', dir, '--init', '--swarm-key', missing, '--api', '127.0.0.1:0', ...LOOPBACK], { timeoutMs: 45_000 })
+    expect(oneLineFailure(r)).toMatch(new RegExp(`^meshsync: swarm key ${missing}: ENOENT.* \\(from command-line flags\\); set swarmKey or --swarm-key$`))
+    const bad = join(work, 'bad.key')
+    await writeFile(bad, 'not a key\n')
+    const b = await meshsync(['start', '--data-dir', dir, '--swarm-key', bad, '--api', '127.0.0.1:0', ...LOOPBACK], { timeoutMs: 45_000 })
+    expect(oneLineFailure(b)).toContain(`meshsync: swarm key ${bad}: first line must be`)
+  })
+
   it('meshsync init DIR creates the data dir and its identity once; start then runs on it', async () => {
     const dir = join(work, 'inited')
     const first = await meshsync(['init', dir])
