@@ -74,7 +74,7 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
     })
 
   h.addConfigOptions(program.command('init').description('create a data dir and its identity (a new peer); prints the peer ID'))
-    .argument('[dir]', 'the data dir (default: --data-dir, MESHSYNC_DATA_DIR, the config’s dataDir, or ./data)')
+    .argument('[dir]', 'the data dir (default: --data-dir, MESHSYNC_DATA_DIR, the config’s dataDir, or ./meshsync-data)')
     .option('--json', 'print JSON')
     .action(async (dir: string | undefined, o: Record<string, unknown>) => {
       const config = h.configFrom(dir != null ? { ...o, dataDir: dir } : o)
