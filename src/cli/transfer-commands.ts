@@ -3,6 +3,7 @@ import type { QuarantineRecord } from '../quarantine/quarantine.js'
 import type { TransferJson } from '../transfer/manager.js'
 import { MeshsyncError } from '../util/errors.js'
 import { ApiClient } from './api-client.js'
+import { resolveFetchTarget } from './fetch-target.js'
 import { formatBytes, progressLine, short, table } from './format.js'
 
 interface Helpers {
@@ -19,13 +20,14 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
       .option('-c, --config <file>', 'read api.listen from this config file')
       .option('--json', 'print JSON for scripts')
 
-  withApi(program.command('fetch').description('fetch a file by its SHA-256 into this node’s data dir (exit 0 once it has landed)'))
-    .argument('<sha256>')
+  withApi(program.command('fetch').description('fetch a file by its SHA-256 (or a unique prefix of 8+ hex digits, any case) or --path into this node’s data dir (exit 0 once it has landed)'))
+    .argument('[sha256]', 'the SHA-256, or a unique prefix of it (8 hex digits or more, as `files` prints)')
+    .option('--path <path>', 'fetch the file with this path (as `files` lists it) instead')
     .option('--from <peerId>', 'fetch only from this peer')
     .option('--timeout <seconds>', 'give up after this long', '3600')
-    .action(async (sha256: string, o: Record<string, unknown>) => {
-      if (!/^[0-9a-f]{64}$/.test(sha256)) throw new MeshsyncError('ERR_INVALID_REQUEST', `'${sha256}' is not a SHA-256 (64 lower-case hex digits)`)
+    .action(async (arg: string | undefined, o: Record<string, unknown>) => {
       const api = new ApiClient(h.apiAddressFrom(o))
+      const sha256 = await resolveFetchTarget(api, arg, typeof o.path === 'string' ? o.path : undefined)
       const deadline = Date.now() + Number(o.timeout) * 1000
       await api.post('/fetch', { sha256, from: o.from })
       const tty = process.stderr.isTTY && o.json !== true
