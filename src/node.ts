@@ -227,7 +227,7 @@ export class MeshsyncNode {
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
       torrent: this.bittorrent?.forCatalog(),
       onInvalid: async (rel, abs, kind, digest, reason) => {
-        await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundAt: 'source' })
+        await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundBy: 'source' })
       },
     })
 
@@ -349,7 +349,7 @@ export class MeshsyncNode {
       kind: f.kind,
       reason: 'scrub: the bytes no longer hash to the catalog SHA-256 though size and mtime did not change (silent corruption)',
       sourcePeer: this.peerId,
-      foundAt: 'source',
+      foundBy: 'source',
     })
     this.manifest.remove(f.path)
   }

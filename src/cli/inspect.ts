@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import type { FileJson, PeerJson } from '../node/read-models.js'
 import { ApiClient } from './api-client.js'
 import { formatBytes, formatDuration, short, table } from './format.js'
+import { idTail, PeerNames } from './peer-names.js'
 
 interface Helpers {
   apiAddressFrom(o: Record<string, unknown>): string
@@ -77,7 +78,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
           const hl = p.health as { role?: string; provider?: string; disk?: { usedFraction: number; level: string } } | undefined
           return [
             p.name ?? '-',
-            short(p.peerId, 12),
+            idTail(p.peerId),
             p.state,
             hl?.role ?? '-',
             hl?.provider ?? '-',
@@ -107,17 +108,24 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
     .option('--since <id>', 'events after this id')
     .option('--type <types>', 'comma-separated event types')
     .option('-f, --follow', 'keep printing new events')
+    .option('--jsonl', 'print JSON Lines: one event object per line (--json is an alias of --jsonl for this release)')
+    .addHelpText('after', '\nOutput: one line per event; with --jsonl one JSON object per line (JSON Lines, not one JSON array).\n--json does the same for this release (deprecated for events: use --jsonl). Peers show as NAME (…last 8 of the ID).')
     .action(async (o: Record<string, unknown>) => {
       const c = client(h, o)
       const params = new URLSearchParams()
       if (typeof o.since === 'string') params.set('since', o.since)
       if (typeof o.type === 'string') params.set('type', o.type)
-      const print = (e: { id: number; timeMs: number; type: string; peer?: string; path?: string; data?: unknown }): void => {
-        if (o.json === true) process.stdout.write(`${JSON.stringify(e)}\n`)
-        else process.stdout.write(`${new Date(e.timeMs).toISOString()} #${e.id} ${e.type}${e.path != null ? ` ${e.path}` : ''}${e.peer != null ? ` peer=${short(e.peer, 12)}` : ''}${e.data != null ? ` ${JSON.stringify(e.data)}` : ''}\n`)
+      const jsonl = o.jsonl === true || o.json === true
+      const names = jsonl ? undefined : await new PeerNames(c).load()
+      const print = async (e: { id: number; timeMs: number; type: string; peer?: string; path?: string; data?: unknown }): Promise<void> => {
+        if (names == null) process.stdout.write(`${JSON.stringify(e)}\n`)
+        else {
+          const peer = e.peer != null ? ` peer=${await names.labelFresh(e.peer)}` : ''
+          process.stdout.write(`${new Date(e.timeMs).toISOString()} #${e.id} ${e.type}${e.path != null ? ` ${e.path}` : ''}${peer}${e.data != null ? ` ${JSON.stringify(e.data)}` : ''}\n`)
+        }
       }
       if (o.follow !== true) {
-        for (const e of await c.get<Parameters<typeof print>[0][]>(`/events?${params}`)) print(e)
+        for (const e of await c.get<Parameters<typeof print>[0][]>(`/events?${params}`)) await print(e)
         return
       }
       if (!params.has('since')) params.set('since', '0')
@@ -132,7 +140,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
           const block = buf.slice(0, i)
           buf = buf.slice(i + 2)
           const data = block.split('\n').find((l) => l.startsWith('data: '))
-          if (data != null) print(JSON.parse(data.slice(6)))
+          if (data != null) await print(JSON.parse(data.slice(6)))
         }
       }
     })

@@ -4,6 +4,7 @@ import type { TransferJson } from '../transfer/manager.js'
 import { MeshsyncError } from '../util/errors.js'
 import { ApiClient } from './api-client.js'
 import { resolveFetchTarget } from './fetch-target.js'
+import { PeerNames } from './peer-names.js'
 import { formatBytes, progressLine, short, table } from './format.js'
 
 interface Helpers {
@@ -89,15 +90,17 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   withApi(q.command('list').description('quarantined files with the reason'))
     .option('--all', 'include released and purged ones')
     .action(async (o: Record<string, unknown>) => {
-      const list = await new ApiClient(h.apiAddressFrom(o)).get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
+      const api = new ApiClient(h.apiAddressFrom(o))
+      const list = await api.get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
         return
       }
+      const names = await new PeerNames(api).load()
       process.stdout.write(
         `${table(
-          ['ID', 'PATH', 'SIZE', 'FOUND AT', 'SOURCE', 'STATE', 'REASON'],
-          list.map((r) => [r.id, r.path, formatBytes(r.size), r.foundAt, short(r.sourcePeer, 12), r.state, r.reason]),
+          ['ID', 'TIME', 'PATH', 'SIZE', 'FOUND BY', 'SOURCE', 'STATE', 'REASON'],
+          list.map((r) => [r.id, new Date(r.timeMs).toISOString().slice(0, 19), r.path, formatBytes(r.size), r.foundBy, names.label(r.sourcePeer), r.state, r.reason]),
         )}\n`,
       )
     })
