@@ -35,6 +35,7 @@ import { validateFile } from './validate/index.js'
 import type { Verdict } from './validate/types.js'
 import type { Kind } from './config/schema.js'
 import { Quarantine } from './quarantine/quarantine.js'
+import { releaseChecked, type ReleaseResult, WithheldFiles } from './quarantine/withheld.js'
 import { blobClient, blobServer, type BlobClient } from '../protocols/blob/index.js'
 import type { ManifestEntry } from '../protocols/manifest/index.js'
 import { breakerOptions, CircuitBreakers } from './transfer/circuit-breaker.js'
@@ -86,6 +87,8 @@ export class MeshsyncNode {
   disk!: DiskMeter
   readModels!: ReadModels
   quarantine!: Quarantine
+  /** Released files that still fail validation: kept here, never announced (see WithheldFiles). */
+  withheld!: WithheldFiles
   transfers!: TransferManager
   provider!: Provider
   breakers!: CircuitBreakers
@@ -146,6 +149,7 @@ export class MeshsyncNode {
     await this.disk.read()
     this.readModels = new ReadModels(this)
     this.quarantine = new Quarantine({ dir: this.layout.quarantine, dataDir: this.layout.dataDir, db: this.db, clock: this.clock, events: this.events })
+    this.withheld = new WithheldFiles({ dataDir: this.layout.dataDir, manifest: this.manifest, events: this.events, log: this.log })
 
     this.guard = new DeletionGuard(this.peerId, deletionRules(cfg), this.clock, leaseStore(this.db))
 
@@ -227,6 +231,8 @@ export class MeshsyncNode {
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
       torrent: this.bittorrent?.forCatalog(),
       onInvalid: async (rel, abs, kind, digest, reason) => {
+        // released by an operator, so not quarantined again; but receivers would reject it: not announced either
+        if (this.quarantine.isReleased(digest.sha256)) return this.withheld.hold(rel, digest.sha256, kind, reason)
         await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundBy: 'source' })
       },
     })
@@ -354,10 +360,20 @@ export class MeshsyncNode {
     this.manifest.remove(f.path)
   }
 
-  /** Kind validation of a local file, unless an operator released this content from quarantine. */
-  async #validateLocal(path: string, kind: Kind, sha256: string, signal: AbortSignal): Promise<Verdict> {
-    if (this.quarantine.isReleased(sha256)) return { ok: true, kind, facts: { kind: 'other' } }
+  /**
+   * Kind validation of a local file. Released content is validated too:
+   * receivers check every download, so an invalid file is withheld (onInvalid
+   * keeps it in place) rather than announced for all of them to reject.
+   */
+  async #validateLocal(path: string, kind: Kind, _sha256: string, signal: AbortSignal): Promise<Verdict> {
     return validateFile(path, kind, { depth: 'deep', signal })
+  }
+
+  /** `quarantine release`: the file goes back; whether it will be announced depends on it passing validation now. */
+  async releaseFromQuarantine(id: string): Promise<ReleaseResult> {
+    const r = await releaseChecked(this.quarantine, this.layout.dataDir, id)
+    this.#scanLoop?.poke()
+    return r
   }
 
   /** Transfers: limits, breakers, the serving side and the download manager. */
@@ -501,7 +517,16 @@ export class MeshsyncNode {
     this.#evacuating = true
     this.#evacuateDeadlineMs = this.clock.now() + deadlineMs
     return evacuate(
-      { self: this.peerId, manifest: this.manifest, planner: this.planner, events: this.events, clock: this.clock, announce: () => this.gossip.pokeHealth() },
+      {
+        self: this.peerId,
+        manifest: this.manifest,
+        planner: this.planner,
+        events: this.events,
+        clock: this.clock,
+        log: this.log,
+        announce: () => this.gossip.pokeHealth(),
+        withheld: () => this.withheld.list(),
+      },
       deadlineMs,
       signal,
     )

@@ -107,8 +107,9 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   withApi(q.command('release').description('put a quarantined file back under its original name (you decided it is good)'))
     .argument('<id>')
     .action(async (id: string, o: Record<string, unknown>) => {
-      const r = await new ApiClient(h.apiAddressFrom(o)).post<QuarantineRecord>('/quarantine/release', { id })
-      process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `released ${r.id} to ${r.path}\n`)
+      const r = await new ApiClient(h.apiAddressFrom(o)).post<QuarantineRecord & { announced?: boolean; invalid?: string }>('/quarantine/release', { id })
+      const withheld = r.announced === false ? `; it still fails validation (${r.invalid}): every receiver would reject it, so it stays on this node only and is not announced until it changes` : ''
+      process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `released ${r.id} to ${r.path}${withheld}\n`)
     })
   withApi(q.command('purge').description('delete quarantined files: one id, --all, or --older-than SECONDS'))
     .argument('[id]')
