@@ -104,11 +104,14 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
       )
     })
 
-  apiCmd('events', 'recent events (with --follow, a live stream)')
+  const events = apiCmd('events', 'recent events (with --follow, a live stream)')
+  // for events, --json was always JSON Lines: say so where --help lists it
+  for (const opt of events.options) if (opt.long === '--json') opt.description = 'deprecated alias of --jsonl (JSON Lines), kept for this release'
+  events
     .option('--since <id>', 'events after this id')
     .option('--type <types>', 'comma-separated event types')
     .option('-f, --follow', 'keep printing new events')
-    .option('--jsonl', 'print JSON Lines: one event object per line (--json is an alias of --jsonl for this release)')
+    .option('--jsonl', 'print JSON Lines: one event object per line (not one JSON array)')
     .addHelpText('after', '\nOutput: one line per event; with --jsonl one JSON object per line (JSON Lines, not one JSON array).\n--json does the same for this release (deprecated for events: use --jsonl). Peers show as NAME (…last 8 of the ID).')
     .action(async (o: Record<string, unknown>) => {
       const c = client(h, o)
