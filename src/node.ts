@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -369,6 +370,15 @@ export class MeshsyncNode {
     return validateFile(path, kind, { depth: 'deep', signal })
   }
 
+  /** A local file announced without a kind check (validateLocal off, or released content): why receivers will reject it. */
+  async #revalidateForEvacuation(sha256: string, signal?: AbortSignal): Promise<string | undefined> {
+    const f = this.manifest.bySha(sha256)[0]
+    if (f == null || (this.config.catalog.validateLocal && !this.quarantine.isReleased(sha256))) return undefined
+    const abs = f.snapshot != null ? join(this.layout.snapshots, f.snapshot) : join(this.layout.dataDir, f.path)
+    const verdict = await validateFile(abs, f.kind, { depth: 'deep', signal })
+    return verdict.ok ? undefined : verdict.reason
+  }
+
   /** `quarantine release`: the file goes back; whether it will be announced depends on it passing validation now. */
   async releaseFromQuarantine(id: string): Promise<ReleaseResult> {
     const r = await releaseChecked(this.quarantine, this.layout.dataDir, id)
@@ -526,6 +536,7 @@ export class MeshsyncNode {
         log: this.log,
         announce: () => this.gossip.pokeHealth(),
         withheld: () => this.withheld.list(),
+        revalidate: (sha, signal) => this.#revalidateForEvacuation(sha, signal),
       },
       deadlineMs,
       signal,

@@ -17,6 +17,12 @@ export interface EvacuationInit {
   announce(): void
   /** Files kept here that no node can be given (e.g. released from quarantine but still invalid: never announced). */
   withheld?(): Unplaceable[]
+  /**
+   * Validates a local file that has not been validated as its kind (local validation off, or content released
+   * from quarantine before it was re-checked): the reason receivers will reject it, or undefined when it is
+   * valid or was validated already. Called once per file still waited for, in the background.
+   */
+  revalidate?(sha256: string, signal?: AbortSignal): Promise<string | undefined>
 }
 
 /** A file evacuation cannot place elsewhere, and why. */
@@ -64,7 +70,8 @@ function policyShutsOut(policy: ResolvedPolicy, nodes: ReadonlyMap<string, NodeF
  * rarest requests first). The node keeps serving until each of its files has
  * its minimum on nodes that stay, or the deadline passes. A file that cannot
  * be placed (its policy lets no staying node take it, or the node withholds
- * it as invalid) is not waited for: it is named in a log line and in
+ * it as invalid, or it fails the validation receivers will apply) is not
+ * waited for: it is named in a log line and in
  * evacuation_finished (re-checked each round). Files only disk room or
  * backpressure keep out are waited for, as they may clear.
  */
@@ -77,6 +84,20 @@ export async function evacuate(init: EvacuationInit, deadlineMs: number, signal?
   let left: string[] = []
   let unplaceable: Unplaceable[] = []
   let safe = 0
+  // files still waited for, checked once each as receivers will check them: null = valid
+  const verdicts = new Map<string, string | null>()
+  const checking = new Set<string>()
+  const revalidate = (sha: string): void => {
+    if (init.revalidate == null || verdicts.has(sha) || checking.has(sha)) return
+    checking.add(sha)
+    init
+      .revalidate(sha, signal)
+      .then(
+        (reason) => verdicts.set(sha, reason ?? null),
+        () => verdicts.set(sha, null),
+      )
+      .finally(() => checking.delete(sha))
+  }
   for (;;) {
     const plan = planner.compute()
     left = []
@@ -93,7 +114,12 @@ export async function evacuate(init: EvacuationInit, deadlineMs: number, signal?
       const receivers = p.placement.desired.filter((h) => h !== self && !stableElsewhere.includes(h))
       if (receivers.length === 0 && policyShutsOut(p.policy, planner.nodes(), self)) {
         unplaceable.push({ path: p.known.facts.path, sha256: sha, reason: `policy ${p.policy.name} lets no other node that stays receive it (roles, tags, excludeHosts)` })
-      } else left.push(p.known.facts.path)
+      } else if (verdicts.get(sha) != null) {
+        unplaceable.push({ path: p.known.facts.path, sha256: sha, reason: `fails validation, so every receiver rejects it: ${verdicts.get(sha)}` })
+      } else {
+        left.push(p.known.facts.path)
+        revalidate(sha)
+      }
     }
     if (left.length === 0 || clock.now() - started >= deadlineMs || signal?.aborted === true) break
     await clock.sleep(Math.min(500, Math.max(1, deadlineMs - (clock.now() - started))), signal).catch(() => {})

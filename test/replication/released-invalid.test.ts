@@ -93,3 +93,32 @@ describe('a released file that is still invalid, and evacuation', () => {
     expect(b.quarantine.list()).toEqual([])
   })
 })
+
+describe('evacuation of a node that announced without checking (catalog.validateLocal: false)', () => {
+  let a: MeshsyncNode
+  let b: MeshsyncNode
+  const good = randomBytes(100_000)
+  const settings = { 'policies.all.minCopies': 1, 'policies.all.maxCopies': 2 }
+
+  beforeAll(async () => {
+    a = await startNode({ name: 'rv-holder', settings: { ...settings, 'catalog.validateLocal': false } })
+    b = await startNode({ name: 'rv-rx', bootstrap: [a.addresses[0]!], settings })
+    await writeFile(join(a.layout.dataDir, 'good.bin'), good)
+    await copyFixtures(a.layout.dataDir, [BAD])
+    const badSha = await sha256OfFile(join(a.layout.dataDir, BAD))
+    await waitFor('both files known to rx', () => [sha256Of(good), badSha].every((s) => b.view.holders(s).includes(a.peerId)))
+  })
+  afterAll(async () => {
+    await stopAll([a, b])
+  })
+
+  it('checks what it still waits for as receivers will, and names the invalid file instead of waiting the deadline', async () => {
+    const started = Date.now()
+    const res = await a.evacuate(60_000)
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect(res.left).toEqual([])
+    expect(res.unplaceable.map((u) => u.path)).toEqual([BAD])
+    expect(res.unplaceable[0]!.reason).toMatch(/fails validation, so every receiver rejects it: .*CRC-32 mismatch/)
+    expect(b.manifest.bySha(sha256Of(good)).length).toBe(1)
+  })
+})
