@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type { FileJson, PeerJson } from '../node/read-models.js'
 import { ApiClient } from './api-client.js'
-import { formatBytes, formatDuration, short, table } from './format.js'
+import { formatBytes, formatDuration, table } from './format.js'
 import { idTail, PeerNames } from './peer-names.js'
 
 interface Helpers {
@@ -51,7 +51,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
             ['NAME', 'ROLE', 'STATE', 'DISK', 'FREE', 'FILES'],
             // biome-ignore lint/suspicious/noExplicitAny: fields of the status JSON
             s.nodes.map((n: any) => [
-              `${n.name ?? short(n.peerId, 12)}${n.self ? ' *' : ''}`,
+              `${n.name ?? idTail(n.peerId)}${n.self ? ' *' : ''}`,
               n.role,
               `${n.state}${n.evacuating ? ' evacuating' : n.accepting === false ? ' busy' : ''}`,
               `${(n.disk.usedFraction * 100).toFixed(0)}% ${n.disk.level}`,
