@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -35,6 +36,7 @@ import { validateFile } from './validate/index.js'
 import type { Verdict } from './validate/types.js'
 import type { Kind } from './config/schema.js'
 import { Quarantine } from './quarantine/quarantine.js'
+import { releaseChecked, type ReleaseResult, WithheldFiles } from './quarantine/withheld.js'
 import { blobClient, blobServer, type BlobClient } from '../protocols/blob/index.js'
 import type { ManifestEntry } from '../protocols/manifest/index.js'
 import { breakerOptions, CircuitBreakers } from './transfer/circuit-breaker.js'
@@ -87,6 +89,8 @@ export class MeshsyncNode {
   disk!: DiskMeter
   readModels!: ReadModels
   quarantine!: Quarantine
+  /** Released files that still fail validation: kept here, never announced (see WithheldFiles). */
+  withheld!: WithheldFiles
   transfers!: TransferManager
   provider!: Provider
   breakers!: CircuitBreakers
@@ -162,6 +166,7 @@ export class MeshsyncNode {
     await this.disk.read()
     this.readModels = new ReadModels(this)
     this.quarantine = new Quarantine({ dir: this.layout.quarantine, dataDir: this.layout.dataDir, db: this.db, clock: this.clock, events: this.events })
+    this.withheld = new WithheldFiles({ dataDir: this.layout.dataDir, manifest: this.manifest, events: this.events, log: this.log })
 
     this.guard = new DeletionGuard(this.peerId, deletionRules(cfg), this.clock, leaseStore(this.db))
 
@@ -243,7 +248,9 @@ export class MeshsyncNode {
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
       torrent: this.bittorrent?.forCatalog(),
       onInvalid: async (rel, abs, kind, digest, reason) => {
-        await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundAt: 'source' })
+        // released by an operator, so not quarantined again; but receivers would reject it: not announced either
+        if (this.quarantine.isReleased(digest.sha256)) return this.withheld.hold(rel, digest.sha256, kind, reason)
+        await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundBy: 'source' })
       },
     })
 
@@ -386,15 +393,34 @@ export class MeshsyncNode {
       kind: f.kind,
       reason: 'scrub: the bytes no longer hash to the catalog SHA-256 though size and mtime did not change (silent corruption)',
       sourcePeer: this.peerId,
-      foundAt: 'source',
+      foundBy: 'source',
     })
     this.manifest.remove(f.path)
   }
 
-  /** Kind validation of a local file, unless an operator released this content from quarantine. */
-  async #validateLocal(path: string, kind: Kind, sha256: string, signal: AbortSignal): Promise<Verdict> {
-    if (this.quarantine.isReleased(sha256)) return { ok: true, kind, facts: { kind: 'other' } }
+  /**
+   * Kind validation of a local file. Released content is validated too:
+   * receivers check every download, so an invalid file is withheld (onInvalid
+   * keeps it in place) rather than announced for all of them to reject.
+   */
+  async #validateLocal(path: string, kind: Kind, _sha256: string, signal: AbortSignal): Promise<Verdict> {
     return validateFile(path, kind, { depth: 'deep', signal })
+  }
+
+  /** A local file announced without a kind check (validateLocal off, or released content): why receivers will reject it. */
+  async #revalidateForEvacuation(sha256: string, signal?: AbortSignal): Promise<string | undefined> {
+    const f = this.manifest.bySha(sha256)[0]
+    if (f == null || (this.config.catalog.validateLocal && !this.quarantine.isReleased(sha256))) return undefined
+    const abs = f.snapshot != null ? join(this.layout.snapshots, f.snapshot) : join(this.layout.dataDir, f.path)
+    const verdict = await validateFile(abs, f.kind, { depth: 'deep', signal })
+    return verdict.ok ? undefined : verdict.reason
+  }
+
+  /** `quarantine release`: the file goes back; whether it will be announced depends on it passing validation now. */
+  async releaseFromQuarantine(id: string): Promise<ReleaseResult> {
+    const r = await releaseChecked(this.quarantine, this.layout.dataDir, id)
+    this.#scanLoop?.poke()
+    return r
   }
 
   /** Transfers: limits, breakers, the serving side and the download manager. */
@@ -538,7 +564,17 @@ export class MeshsyncNode {
     this.#evacuating = true
     this.#evacuateDeadlineMs = this.clock.now() + deadlineMs
     return evacuate(
-      { self: this.peerId, manifest: this.manifest, planner: this.planner, events: this.events, clock: this.clock, announce: () => this.gossip.pokeHealth() },
+      {
+        self: this.peerId,
+        manifest: this.manifest,
+        planner: this.planner,
+        events: this.events,
+        clock: this.clock,
+        log: this.log,
+        announce: () => this.gossip.pokeHealth(),
+        withheld: () => this.withheld.list(),
+        revalidate: (sha, signal) => this.#revalidateForEvacuation(sha, signal),
+      },
       deadlineMs,
       signal,
     )

@@ -1,6 +1,6 @@
 import type { Connection, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
-import { BusyError, InvalidMessageError, NotFoundError, OverLimitError } from '../../src/util/errors.js'
+import { BusyError, InvalidMessageError, NotFoundError, OverLimitError, StreamEndedError } from '../../src/util/errors.js'
 import { chunkCount, chunkLength } from './chunks.js'
 import { decodeRequest, encodeResponse, Status, type BlobMeta, type BlobRequest } from './codec.js'
 import { BLOB_PROTOCOL, MAX_OUTSTANDING, MAX_OUTSTANDING_QUERIES, MAX_REQUEST_BYTES, RESPONSE_TIMEOUT_MS, type WirePriority } from './constants.js'
@@ -92,6 +92,9 @@ export class BlobServer implements Startable {
         if (err instanceof InvalidMessageError || err instanceof OverLimitError) {
           this.#init.onInvalid?.(peer, err)
           await fail(err instanceof OverLimitError ? Status.OVER_LIMIT : Status.BAD_REQUEST, err.message)
+        } else if (err instanceof StreamEndedError) {
+          // the receiver asked for nothing and closed (or reset) its side: close ours, no violation
+          await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => stream.abort(err))
         } else stream.abort(err as Error)
         return
       }
@@ -201,6 +204,9 @@ export class BlobServer implements Startable {
         await fail(err instanceof OverLimitError ? Status.OVER_LIMIT : Status.BAD_REQUEST, err.message)
       } else if (err instanceof NotFoundError) {
         await fail(Status.NOT_FOUND, err.message)
+      } else if (err instanceof StreamEndedError) {
+        // the receiver reset the stream part-way through a request: it called the exchange off
+        stream.abort(err)
       } else if (!signal.aborted) {
         await fail(Status.INTERNAL, (err as Error).message ?? String(err))
       } else {

@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { InvalidMessageError, OverLimitError } from '../../src/util/errors.js'
+import { InvalidMessageError, OverLimitError, StreamEndedError } from '../../src/util/errors.js'
 
 /**
  * Reading and writing a libp2p 3 stream with backpressure, written against
@@ -13,14 +13,17 @@ import { InvalidMessageError, OverLimitError } from '../../src/util/errors.js'
  *   after resume() returns (a pause inside it would be silently undone);
  * - leftovers are never pushed back into the stream (each resume re-opens a
  *   whole window);
- * - the end is the byte count the protocol frames, not the remote's close.
+ * - the end is the byte count the protocol frames, not the remote's close;
+ * - an end (clean or reset) between messages is a StreamEndedError, never a
+ *   protocol violation; only a message cut off part-way by a clean end is an
+ *   InvalidMessageError (a reset part-way is the remote calling it off).
  */
 export class StreamReader {
   readonly #stream: Stream
   readonly #buf = new Uint8ArrayList()
   readonly #high: number
   readonly #low: number
-  #waiter: { need: number; resolve: () => void; reject: (e: unknown) => void } | undefined
+  #waiter: { need: number; boundary: boolean; resolve: () => void; reject: (e: unknown) => void } | undefined
   #ended = false
   #error: unknown
   #paused = false
@@ -55,8 +58,20 @@ export class StreamReader {
   }
 
   #onEnd(): void {
+    // a reset dispatches 'end' before its 'close' carries the error: tell the two apart now
+    const status = this.#stream.status
+    if (status === 'reset' || status === 'aborted') this.#error ??= new StreamEndedError(`stream ${status === 'reset' ? 'reset by the remote' : 'aborted'}`)
     this.#ended = true
     this.#wake()
+  }
+
+  /** Why a wait for `need` bytes cannot be met now that the stream has ended. */
+  #endError(need: number, boundary: boolean): unknown {
+    const have = this.#buf.byteLength
+    if (boundary && have === 0) {
+      return this.#error instanceof StreamEndedError || this.#error == null ? new StreamEndedError('stream ended between messages') : this.#error
+    }
+    return this.#error ?? new InvalidMessageError(`stream ended ${have} bytes into a ${need}-byte frame`)
   }
 
   #fail(err: unknown): void {
@@ -73,7 +88,7 @@ export class StreamReader {
       w.resolve()
     } else if (this.#ended) {
       this.#waiter = undefined
-      w.reject(this.#error ?? new InvalidMessageError(`stream ended ${this.#buf.byteLength} bytes into a ${w.need}-byte frame`))
+      w.reject(this.#endError(w.need, w.boundary))
     }
   }
 
@@ -108,10 +123,10 @@ export class StreamReader {
     }
   }
 
-  async #need(n: number, signal?: AbortSignal): Promise<void> {
+  /** Waits until `n` bytes are buffered; `boundary`: nothing of the next message has been read yet. */
+  async #need(n: number, signal?: AbortSignal, boundary = false): Promise<void> {
     if (this.#buf.byteLength >= n) return
-    if (this.#error != null) throw this.#error
-    if (this.#ended) throw new InvalidMessageError(`stream ended ${this.#buf.byteLength} bytes into a ${n}-byte frame`)
+    if (this.#ended || this.#error != null) throw this.#endError(n, boundary)
     // we wait for more than we hold: let it come even above the high-water mark
     if (this.#paused) this.#resume()
     if (this.#buf.byteLength >= n) return
@@ -123,6 +138,7 @@ export class StreamReader {
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiter = {
         need: n,
+        boundary,
         resolve: () => {
           signal?.removeEventListener('abort', onAbort)
           resolve()
@@ -135,26 +151,26 @@ export class StreamReader {
     })
   }
 
-  /** The next message, or null when the remote ended the stream cleanly between messages. */
+  /** The next message, or null when the remote ended (or reset) the stream between messages. */
   async next(max: number, signal?: AbortSignal): Promise<Uint8Array | null> {
-    if (this.#buf.byteLength === 0) {
-      try {
-        await this.#need(1, signal)
-      } catch (err) {
-        if (this.#ended && this.#error == null && this.#buf.byteLength === 0) return null
-        throw err
-      }
+    try {
+      return await this.message(max, signal)
+    } catch (err) {
+      if (err instanceof StreamEndedError && this.#buf.byteLength === 0) return null
+      throw err
     }
-    return this.message(max, signal)
   }
 
-  /** Reads one varint length-prefixed message of at most `max` bytes (checked before the body is awaited). */
+  /**
+   * Reads one varint length-prefixed message of at most `max` bytes (checked before the body is awaited).
+   * Throws StreamEndedError if the stream ends before its first byte, InvalidMessageError if it ends part-way.
+   */
   async message(max: number, signal?: AbortSignal): Promise<Uint8Array> {
     let len = 0
     let shift = 0
     let i = 0
     for (;;) {
-      await this.#need(i + 1, signal)
+      await this.#need(i + 1, signal, i === 0)
       const b = this.#buf.get(i)
       len += (b & 0x7f) * 2 ** shift
       i++

@@ -76,7 +76,7 @@ export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
     })
     .route('GET', '/replication', () => ({ ...node.readModels.replication(), nodes: node.readModels.nodes() }))
     .route('GET', '/quarantine', (req) => node.quarantine.list(req.query.get('all') === 'true'))
-    .route('POST', '/quarantine/release', async (req) => node.quarantine.release(String(body(req).id ?? '')))
+    .route('POST', '/quarantine/release', async (req) => node.releaseFromQuarantine(String(body(req).id ?? '')))
     .route('POST', '/quarantine/purge', async (req) => {
       const b = body(req)
       if (b.id == null && b.all !== true && b.olderThanSeconds == null) throw new BadRequestError('give id, all: true, or olderThanSeconds')

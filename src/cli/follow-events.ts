@@ -30,7 +30,7 @@ export class NodeGoneError extends MeshsyncError {
  * stopped), throws a NodeGoneError that says so, or with `retry` waits for
  * the node to answer again and goes on after the last event it printed.
  */
-export async function followEvents(client: ApiClient, params: URLSearchParams, print: (e: StreamedEvent) => void, opts: FollowOptions): Promise<void> {
+export async function followEvents(client: ApiClient, params: URLSearchParams, print: (e: StreamedEvent) => void | Promise<void>, opts: FollowOptions): Promise<void> {
   const backoff = opts.backoffMs ?? { first: 500, max: 5000 }
   let since = Number(params.get('since') ?? '0')
   let waitMs = backoff.first
@@ -55,7 +55,7 @@ export async function followEvents(client: ApiClient, params: URLSearchParams, p
     let why: string
     try {
       for await (const e of sseEvents(res.body)) {
-        print(e)
+        await print(e)
         if (Number.isSafeInteger(e.id) && e.id > since) since = e.id
       }
       why = 'its event stream ended'

@@ -2,7 +2,8 @@ import type { Command } from 'commander'
 import type { FileJson, PeerJson } from '../node/read-models.js'
 import { ApiClient } from './api-client.js'
 import { followEvents } from './follow-events.js'
-import { formatBytes, formatDuration, short, table } from './format.js'
+import { formatBytes, formatDuration, table } from './format.js'
+import { idTail, PeerNames } from './peer-names.js'
 
 interface Helpers {
   apiAddressFrom(o: Record<string, unknown>): string
@@ -51,7 +52,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
             ['NAME', 'ROLE', 'STATE', 'DISK', 'FREE', 'FILES'],
             // biome-ignore lint/suspicious/noExplicitAny: fields of the status JSON
             s.nodes.map((n: any) => [
-              `${n.name ?? short(n.peerId, 12)}${n.self ? ' *' : ''}`,
+              `${n.name ?? idTail(n.peerId)}${n.self ? ' *' : ''}`,
               n.role,
               `${n.state}${n.evacuating ? ' evacuating' : n.accepting === false ? ' busy' : ''}`,
               `${(n.disk.usedFraction * 100).toFixed(0)}% ${n.disk.level}`,
@@ -78,7 +79,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
           const hl = p.health as { role?: string; provider?: string; disk?: { usedFraction: number; level: string } } | undefined
           return [
             p.name ?? '-',
-            short(p.peerId, 12),
+            idTail(p.peerId),
             p.state,
             hl?.role ?? '-',
             hl?.provider ?? '-',
@@ -104,22 +105,32 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
       )
     })
 
-  apiCmd('events', 'recent events (with --follow, a live stream)')
+  const events = apiCmd('events', 'recent events (with --follow, a live stream)')
+  // for events, --json was always JSON Lines: say so where --help lists it
+  for (const opt of events.options) if (opt.long === '--json') opt.description = 'deprecated alias of --jsonl (JSON Lines), kept for this release'
+  events
     .option('--since <id>', 'events after this id')
     .option('--type <types>', 'comma-separated event types')
     .option('-f, --follow', 'keep printing new events (exits 1 when the node goes away)')
     .option('--retry', 'with --follow: when the node goes away, wait for it and go on after the last event')
+    .option('--jsonl', 'print JSON Lines: one event object per line (not one JSON array)')
+    .addHelpText('after', '\nOutput: one line per event; with --jsonl one JSON object per line (JSON Lines, not one JSON array).\n--json does the same for this release (deprecated for events: use --jsonl). Peers show as NAME (…last 8 of the ID).')
     .action(async (o: Record<string, unknown>) => {
       const c = client(h, o)
       const params = new URLSearchParams()
       if (typeof o.since === 'string') params.set('since', o.since)
       if (typeof o.type === 'string') params.set('type', o.type)
-      const print = (e: { id: number; timeMs: number; type: string; peer?: string; path?: string; data?: unknown }): void => {
-        if (o.json === true) process.stdout.write(`${JSON.stringify(e)}\n`)
-        else process.stdout.write(`${new Date(e.timeMs).toISOString()} #${e.id} ${e.type}${e.path != null ? ` ${e.path}` : ''}${e.peer != null ? ` peer=${short(e.peer, 12)}` : ''}${e.data != null ? ` ${JSON.stringify(e.data)}` : ''}\n`)
+      const jsonl = o.jsonl === true || o.json === true
+      const names = jsonl ? undefined : await new PeerNames(c).load()
+      const print = async (e: { id: number; timeMs: number; type: string; peer?: string; path?: string; data?: unknown }): Promise<void> => {
+        if (names == null) process.stdout.write(`${JSON.stringify(e)}\n`)
+        else {
+          const peer = e.peer != null ? ` peer=${await names.labelFresh(e.peer)}` : ''
+          process.stdout.write(`${new Date(e.timeMs).toISOString()} #${e.id} ${e.type}${e.path != null ? ` ${e.path}` : ''}${peer}${e.data != null ? ` ${JSON.stringify(e.data)}` : ''}\n`)
+        }
       }
       if (o.follow !== true) {
-        for (const e of await c.get<Parameters<typeof print>[0][]>(`/events?${params}`)) print(e)
+        for (const e of await c.get<Parameters<typeof print>[0][]>(`/events?${params}`)) await print(e)
         return
       }
       await followEvents(c, params, (e) => print(e as Parameters<typeof print>[0]), { retry: o.retry === true, note: (l) => process.stderr.write(`${l}\n`) })

@@ -66,7 +66,7 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
           node.log.info({ deadlineSeconds: config.replication.evacuationDeadlineSeconds }, 'SIGTERM: evacuating before stopping')
           node
             .evacuate(undefined, evacuation.signal)
-            .then((r) => node.log.info({ safe: r.safe, left: r.left.length, ms: r.ms }, 'evacuation finished'))
+            .then((r) => node.log.info({ safe: r.safe, left: r.left.length, unplaceable: r.unplaceable.map((u) => u.path), ms: r.ms }, 'evacuation finished'))
             .catch((err) => node.log.warn({ err: (err as Error).message }, 'evacuation failed'))
             .finally(() => stop('SIGTERM'))
         })

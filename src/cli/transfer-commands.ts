@@ -3,6 +3,8 @@ import type { QuarantineRecord } from '../quarantine/quarantine.js'
 import type { TransferJson } from '../transfer/manager.js'
 import { MeshsyncError } from '../util/errors.js'
 import { ApiClient } from './api-client.js'
+import { resolveFetchTarget } from './fetch-target.js'
+import { PeerNames } from './peer-names.js'
 import { formatBytes, progressLine, short, table } from './format.js'
 
 interface Helpers {
@@ -19,13 +21,14 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
       .option('-c, --config <file>', 'read api.listen from this config file')
       .option('--json', 'print JSON for scripts')
 
-  withApi(program.command('fetch').description('fetch a file by its SHA-256 into this node’s data dir (exit 0 once it has landed)'))
-    .argument('<sha256>')
+  withApi(program.command('fetch').description('fetch a file by its SHA-256 (or a unique prefix of 8+ hex digits, any case) or --path into this node’s data dir (exit 0 once it has landed)'))
+    .argument('[sha256]', 'the SHA-256, or a unique prefix of it (8 hex digits or more, as `files` prints)')
+    .option('--path <path>', 'fetch the file with this path (as `files` lists it) instead')
     .option('--from <peerId>', 'fetch only from this peer')
     .option('--timeout <seconds>', 'give up after this long', '3600')
-    .action(async (sha256: string, o: Record<string, unknown>) => {
-      if (!/^[0-9a-f]{64}$/.test(sha256)) throw new MeshsyncError('ERR_INVALID_REQUEST', `'${sha256}' is not a SHA-256 (64 lower-case hex digits)`)
+    .action(async (arg: string | undefined, o: Record<string, unknown>) => {
       const api = new ApiClient(h.apiAddressFrom(o))
+      const sha256 = await resolveFetchTarget(api, arg, typeof o.path === 'string' ? o.path : undefined)
       const deadline = Date.now() + Number(o.timeout) * 1000
       await api.post('/fetch', { sha256, from: o.from })
       const tty = process.stderr.isTTY && o.json !== true
@@ -87,23 +90,26 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   withApi(q.command('list').description('quarantined files with the reason'))
     .option('--all', 'include released and purged ones')
     .action(async (o: Record<string, unknown>) => {
-      const list = await new ApiClient(h.apiAddressFrom(o)).get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
+      const api = new ApiClient(h.apiAddressFrom(o))
+      const list = await api.get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
         return
       }
+      const names = await new PeerNames(api).load()
       process.stdout.write(
         `${table(
-          ['ID', 'PATH', 'SIZE', 'FOUND AT', 'SOURCE', 'STATE', 'REASON'],
-          list.map((r) => [r.id, r.path, formatBytes(r.size), r.foundAt, short(r.sourcePeer, 12), r.state, r.reason]),
+          ['ID', 'TIME', 'PATH', 'SIZE', 'FOUND BY', 'SOURCE', 'STATE', 'REASON'],
+          list.map((r) => [r.id, new Date(r.timeMs).toISOString().slice(0, 19), r.path, formatBytes(r.size), r.foundBy, names.label(r.sourcePeer), r.state, r.reason]),
         )}\n`,
       )
     })
   withApi(q.command('release').description('put a quarantined file back under its original name (you decided it is good)'))
     .argument('<id>')
     .action(async (id: string, o: Record<string, unknown>) => {
-      const r = await new ApiClient(h.apiAddressFrom(o)).post<QuarantineRecord>('/quarantine/release', { id })
-      process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `released ${r.id} to ${r.path}\n`)
+      const r = await new ApiClient(h.apiAddressFrom(o)).post<QuarantineRecord & { announced?: boolean; invalid?: string }>('/quarantine/release', { id })
+      const withheld = r.announced === false ? `; it still fails validation (${r.invalid}): every receiver would reject it, so it stays on this node only and is not announced until it changes` : ''
+      process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `released ${r.id} to ${r.path}${withheld}\n`)
     })
   withApi(q.command('purge').description('delete quarantined files: one id, --all, or --older-than SECONDS'))
     .argument('[id]')

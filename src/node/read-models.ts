@@ -37,6 +37,17 @@ export interface PeerJson {
   manifestSeq: number
 }
 
+/**
+ * A `--where` glob: matched against the whole path, and a glob without a slash
+ * ('*.db') also against the base name, so it finds games/x.db as an operator
+ * expects (picomatch's own `basename` option breaks globs that have a slash).
+ */
+export function pathGlob(glob: string): (path: string) => boolean {
+  const whole = picomatch(glob, { dot: true })
+  if (glob.includes('/')) return whole
+  return (path) => whole(path) || whole(path.slice(path.lastIndexOf('/') + 1))
+}
+
 /** JSON views of the node's state for the API (field names documented in the README). */
 export class ReadModels {
   readonly #node: MeshsyncNode
@@ -70,7 +81,7 @@ export class ReadModels {
   files(opts: { where?: string } = {}): FileJson[] {
     const node = this.#node
     const now = node.clock.now()
-    const match = opts.where != null && opts.where !== '' ? picomatch(opts.where, { dot: true }) : undefined
+    const match = opts.where != null && opts.where !== '' ? pathGlob(opts.where) : undefined
     const out = new Map<string, FileJson>()
     const add = (e: ManifestEntry, holder: string, holderName: string, counts: boolean, local: boolean): void => {
       let f = out.get(e.sha256)

@@ -22,10 +22,18 @@ export interface QuarantineRecord {
   kind: string
   reason: string
   sourcePeer?: string
-  /** 'source': a node found its own file bad; 'receiver': a download failed its checks. */
-  foundAt: 'source' | 'receiver'
+  /** Who found it bad: 'source', a node its own file; 'receiver', a download that failed its checks. */
+  foundBy: FoundBy
+  /** @deprecated the old name of `foundBy` (it holds no place or time), kept in the JSON for one release. */
+  foundAt: FoundBy
   state: 'held' | 'released' | 'purged'
 }
+
+export type FoundBy = 'source' | 'receiver'
+
+/** What a caller records; `foundAt` is accepted as the old name of `foundBy` for one release. */
+export type QuarantineInput = Omit<QuarantineRecord, 'id' | 'timeMs' | 'stored' | 'state' | 'size' | 'foundBy' | 'foundAt'> &
+  ({ foundBy: FoundBy; foundAt?: undefined } | { foundAt: FoundBy; foundBy?: undefined })
 
 interface Row {
   id: string
@@ -63,7 +71,9 @@ export class Quarantine {
   }
 
   /** Moves `abs` into quarantine and records why. */
-  async add(abs: string, rec: Omit<QuarantineRecord, 'id' | 'timeMs' | 'stored' | 'state' | 'size'>): Promise<QuarantineRecord> {
+  async add(abs: string, input: QuarantineInput): Promise<QuarantineRecord> {
+    const foundBy: FoundBy = input.foundBy ?? input.foundAt
+    const rec = { ...input, foundBy, foundAt: foundBy }
     const timeMs = this.#clock.now()
     const id = `${timeMs.toString(36)}-${randomBytes(4).toString('hex')}`
     const stored = `${id}__${basename(rec.path).slice(0, 120)}`
@@ -83,7 +93,7 @@ export class Quarantine {
         `INSERT INTO quarantine (id, time_ms, path, stored, sha256, expected_sha256, size, kind, reason, source_peer, found_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')`,
       )
-      .run(id, timeMs, rec.path, stored, rec.sha256 ?? null, rec.expectedSha256 ?? null, size, rec.kind, rec.reason, rec.sourcePeer ?? null, rec.foundAt)
+      .run(id, timeMs, rec.path, stored, rec.sha256 ?? null, rec.expectedSha256 ?? null, size, rec.kind, rec.reason, rec.sourcePeer ?? null, foundBy)
     await this.#writeManifest()
     this.#events.emit('quarantined', {
       path: rec.path,
@@ -91,7 +101,8 @@ export class Quarantine {
       expectedSha256: rec.expectedSha256,
       peer: rec.sourcePeer,
       reason: rec.reason,
-      foundAt: rec.foundAt,
+      foundBy,
+      foundAt: foundBy, // old name, for one release
       quarantineId: id,
     })
     return record
@@ -162,7 +173,8 @@ export class Quarantine {
       kind: r.kind,
       reason: r.reason,
       sourcePeer: r.sourcePeer,
-      foundAt: r.foundAt,
+      foundBy: r.foundBy,
+      foundAt: r.foundBy, // old name, for one release
       time: new Date(r.timeMs).toISOString(),
     }))
     await writeFileAtomic(join(this.#dir, 'manifest.json'), `${JSON.stringify({ version: 1, entries }, null, 2)}\n`)
@@ -181,6 +193,7 @@ function fromRow(r: Row): QuarantineRecord {
     kind: r.kind,
     reason: r.reason,
     sourcePeer: r.source_peer ?? undefined,
+    foundBy: r.found_at,
     foundAt: r.found_at,
     state: r.state,
   }

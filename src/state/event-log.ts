@@ -33,6 +33,7 @@ export const EVENT_TYPES = [
   'disk_level_changed',
   'evacuation_started',
   'evacuation_finished',
+  'file_withheld',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 

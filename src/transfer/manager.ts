@@ -501,6 +501,8 @@ export class TransferManager {
         resumedChunks: result.resumedChunks,
         badChunks: result.badChunks,
         durationMs: ms,
+        megabytesPerSecond: ms > 0 ? Math.round((row.entry.size / 1e6 / (ms / 1000)) * 10) / 10 : null,
+        // the old name of megabytesPerSecond (it never held megabits), kept for one release
         mbps: ms > 0 ? Math.round((row.entry.size / 1e6 / (ms / 1000)) * 10) / 10 : null,
         reason: row.reason,
       })

@@ -111,6 +111,17 @@ export class CircuitOpenError extends MeshsyncError {
   }
 }
 
+/**
+ * The remote ended or reset a stream at a message boundary while a message was
+ * still expected: the peer went away or called the exchange off, which is no
+ * protocol violation (a message cut off part-way is an InvalidMessageError).
+ */
+export class StreamEndedError extends MeshsyncError {
+  constructor(message: string) {
+    super('ERR_STREAM_ENDED', message)
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }
