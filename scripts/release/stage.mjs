@@ -62,6 +62,8 @@ export function buildStage({ root, stageDir, commit, log }) {
   rmSync(join(app, 'package-lock.json'))
   const before = sizeOf(join(app, 'node_modules'))
   const pruned = pruneNodeModules(join(app, 'node_modules'))
+  // node_modules links the two local packages (file:vendor/...): they stay, less their docs and types
+  for (const pkgDir of ['ip-set', 'webrtc-polyfill']) for (const f of ['README.md', 'index.d.ts']) rmSync(join(app, 'vendor', pkgDir, f), { force: true })
   log(`node_modules: ${mb(before)} installed, ${mb(pruned)} pruned`)
 
   mkdirSync(join(stageDir, 'runtime', 'bin'), { recursive: true })

@@ -1,0 +1,104 @@
+import { randomBytes, createHash } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildRelease, FAST_FLAGS, has, isRoot, poll, run, startFromBanner, type StartedNode } from './support.js'
+
+/**
+ * The release tarball as an operator uses it on an air-gapped host: built by
+ * `npm run release`, unpacked into an empty folder, run with a PATH that has no
+ * Node at all (only sh, dirname, readlink) and, as root, inside an empty network
+ * namespace (loopback only: no registry, no DNS). Two nodes from it move a file.
+ */
+
+const NS = `msrel${process.pid}`
+let work = ''
+let tarball = ''
+let unpacked = ''
+let pathDir = ''
+let useNs = false
+const nodes: StartedNode[] = []
+
+/** The command line, inside the namespace when there is one, with an environment that has no Node. */
+function wrapped(args: string[]): string[] {
+  const env = ['env', '-i', `PATH=${pathDir}`, `HOME=${work}`, 'LANG=C.UTF-8']
+  return useNs ? ['ip', 'netns', 'exec', NS, ...env, ...args] : [...env, ...args]
+}
+const sys = (cmd: string[]) => run(cmd[0]!, cmd.slice(1))
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'meshsync-release-'))
+  tarball = (await buildRelease(join(work, 'out'), ['--no-deb'])).tarball
+  unpacked = join(work, 'host')
+  await mkdir(unpacked)
+  const x = await run('tar', ['-xzf', tarball, '-C', unpacked])
+  expect(x.code, x.stderr).toBe(0)
+  unpacked = join(unpacked, basename(tarball, '.tar.gz'))
+  // a PATH with what the launcher needs and nothing else: no node, no npm
+  pathDir = join(work, 'path')
+  await mkdir(pathDir)
+  for (const tool of ['sh', 'dirname', 'readlink']) await symlink(`/bin/${tool}`, join(pathDir, tool))
+  if (isRoot && has('ip')) {
+    useNs = (await run('ip', ['netns', 'add', NS])).code === 0
+    if (useNs) await run('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up'])
+  }
+  if (!useNs) console.warn('tarball test: not root or no ip netns, so the nodes run with no Node on PATH but with the host network')
+}, 600_000)
+
+afterAll(async () => {
+  for (const n of nodes) n.child.kill('SIGKILL')
+  await Promise.all(nodes.map((n) => n.exited))
+  if (useNs) await run('ip', ['netns', 'del', NS])
+  if (work !== '') await rm(work, { recursive: true, force: true })
+})
+
+describe('release tarball', () => {
+  it('is named for the version, holds the runtime, the launcher and the bootstrap files, and no dev dependencies', async () => {
+    const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+    expect(tarball.endsWith(`meshsync-${version}-linux-x64.tar.gz`)).toBe(true)
+    const list = (await run('tar', ['-tzf', tarball])).stdout.split('\n')
+    for (const f of ['bin/meshsync', 'runtime/bin/node', 'app/dist/src/cli/bin.js', 'app/build-info.json', 'app/node_modules/better-sqlite3/prebuilds/linux-x64.node', 'bootstrap/NEW_HOST.md', 'bootstrap/systemd/meshsync.service', 'bootstrap/templates/cluster.yaml']) {
+      expect(list, f).toContain(`meshsync-${version}-linux-x64/${f}`)
+    }
+    for (const dev of ['vitest', 'typescript', '@biomejs', 'fast-check']) expect(list.some((f) => f.includes(`/node_modules/${dev}/`)), dev).toBe(false)
+    expect(list.some((f) => f.endsWith('.map') || f.endsWith('.d.ts'))).toBe(false)
+  })
+
+  it('runs with no Node on PATH and no network: --version names the commit and the protocols', async () => {
+    expect((await sys(wrapped(['sh', '-c', 'command -v node || command -v nodejs']))).code).not.toBe(0)
+    if (useNs) expect((await sys(['ip', 'netns', 'exec', NS, 'ip', '-o', 'link'])).stdout.trim().split('\n')).toHaveLength(1)
+    const { commit } = JSON.parse(await readFile(join(unpacked, 'app', 'build-info.json'), 'utf8')) as { commit: string }
+    const v = await sys(wrapped([join(unpacked, 'bin', 'meshsync'), '--version']))
+    expect(v, v.stderr).toMatchObject({ code: 0 })
+    expect(v.stdout).toContain(`(commit ${commit})`)
+    expect(commit).toMatch(/^[0-9a-f]{40}(-dirty)?$/)
+    expect(v.stdout).toContain('/meshsync/blob/1.0.0')
+    expect(v.stdout).toContain('node 24.')
+  })
+
+  it('two nodes from it move a file between them, byte for byte', async () => {
+    const bin = join(unpacked, 'bin', 'meshsync')
+    const dirA = join(work, 'a')
+    const dirB = join(work, 'b')
+    await mkdir(dirA)
+    await mkdir(dirB)
+    const data = randomBytes(2 * 1024 * 1024 + 3)
+    const sha = createHash('sha256').update(data).digest('hex')
+    await writeFile(join(dirA, 'weights.bin'), data)
+    const common = ['--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0', ...FAST_FLAGS, '--set', 'catalog.validateLocal=false']
+    const a = await startFromBanner(wrapped([bin, 'start', '--name', 'rel-a', '--data-dir', dirA, ...common]), {})
+    nodes.push(a)
+    const boot = a.addresses.find((x) => x.startsWith('/ip4/127.0.0.1/'))!
+    const b = await startFromBanner(wrapped([bin, 'start', '--name', 'rel-b', '--data-dir', dirB, '--bootstrap', boot, ...common]), {})
+    nodes.push(b)
+    await poll('node B to hear of the file', async () => {
+      const r = await sys(wrapped([bin, 'files', '--api', b.api, '--json']))
+      return r.code === 0 && (JSON.parse(r.stdout) as { sha256: string }[]).some((f) => f.sha256 === sha)
+    })
+    const f = await sys(wrapped([bin, 'fetch', sha, '--api', b.api, '--json']))
+    expect(f, f.stderr).toMatchObject({ code: 0 })
+    expect(JSON.parse(f.stdout)).toMatchObject({ sha256: sha, state: 'landed', path: 'weights.bin' })
+    expect((await readFile(join(dirB, 'weights.bin'))).equals(data)).toBe(true)
+  })
+})
