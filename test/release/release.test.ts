@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRelease, FAST_FLAGS, has, isRoot, poll, run, startFromBanner, type StartedNode } from './support.js'
 
 /**
- * The release tarball as an operator uses it on an air-gapped host: built by
+ * The artifacts of `npm run release`, built once for this file.
+ *
+ * The tarball as an operator uses it on an air-gapped host: built by
  * `npm run release`, unpacked into an empty folder, run with a PATH that has no
  * Node at all (only sh, dirname, readlink) and, as root, inside an empty network
  * namespace (loopback only: no registry, no DNS). Two nodes from it move a file.
@@ -15,6 +17,7 @@ import { buildRelease, FAST_FLAGS, has, isRoot, poll, run, startFromBanner, type
 const NS = `msrel${process.pid}`
 let work = ''
 let tarball = ''
+let deb: string | undefined
 let unpacked = ''
 let pathDir = ''
 let useNs = false
@@ -29,7 +32,9 @@ const sys = (cmd: string[]) => run(cmd[0]!, cmd.slice(1))
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'meshsync-release-'))
-  tarball = (await buildRelease(join(work, 'out'), ['--no-deb'])).tarball
+  const built = await buildRelease(join(work, 'out'), has('dpkg-deb') ? [] : ['--no-deb'])
+  tarball = built.tarball
+  deb = built.deb
   unpacked = join(work, 'host')
   await mkdir(unpacked)
   const x = await run('tar', ['-xzf', tarball, '-C', unpacked])
@@ -100,5 +105,90 @@ describe('release tarball', () => {
     expect(f, f.stderr).toMatchObject({ code: 0 })
     expect(JSON.parse(f.stdout)).toMatchObject({ sha256: sha, state: 'landed', path: 'weights.bin' })
     expect((await readFile(join(dirB, 'weights.bin'))).equals(data)).toBe(true)
+  })
+})
+
+/**
+ * The .deb installed with `dpkg --root` into a scratch root (its maintainer
+ * scripts run chrootless against that root through DPKG_ROOT): files, the user
+ * postinst creates, modes, and what remove and purge keep.
+ */
+describe('release .deb', () => {
+  let R = ''
+  const dpkg = (...args: string[]) => run('dpkg', [`--root=${R}`, '--force-script-chrootless', '--log=/dev/null', ...args])
+  const mode = async (p: string) => {
+    const { stat } = await import('node:fs/promises')
+    const s = await stat(join(R, p))
+    return { mode: (s.mode & 0o7777).toString(8), uid: s.uid, gid: s.gid }
+  }
+  const skip = !isRoot || !has('dpkg') || !has('useradd')
+
+  beforeAll(async () => {
+    if (skip || deb == null) return
+    R = join(work, 'root')
+    for (const d of ['etc/meshsync', 'var/lib/dpkg/info', 'var/lib/dpkg/updates', 'var/log']) await mkdir(join(R, d), { recursive: true })
+    await writeFile(join(R, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n')
+    await writeFile(join(R, 'etc/group'), 'root:x:0:\n')
+    await writeFile(join(R, 'etc/shadow'), 'root:*:19000:0:99999:7:::\n', { mode: 0o640 })
+    await writeFile(join(R, 'etc/gshadow'), 'root:*::\n', { mode: 0o640 })
+    await writeFile(join(R, 'var/lib/dpkg/status'), '')
+    // a swarm key copied in before the install, world-readable by mistake: postinst tightens it
+    await writeFile(join(R, 'etc/meshsync/swarm.key'), 'not a real key\n', { mode: 0o644 })
+  }, 60_000)
+
+  it.skipIf(skip)('installs under /opt/meshsync, creates the meshsync system user, the folders with their modes, and does not enable the unit', async () => {
+    expect(deb).toMatch(/meshsync_[0-9.~a-z]+_amd64\.deb$/)
+    const info = await run('dpkg-deb', ['--field', deb!, 'Package', 'Architecture', 'Depends'])
+    expect(info.stdout).toContain('Package: meshsync')
+    expect(info.stdout).toContain('Architecture: amd64')
+    // the scratch root has no libc6 package in its dpkg database
+    const i = await dpkg('--force-depends', '-i', deb!)
+    expect(i, i.stderr).toMatchObject({ code: 0 })
+    expect(i.stdout).toContain('meshsync.service is NOT enabled')
+
+    const user = (await readFile(join(R, 'etc/passwd'), 'utf8')).split('\n').find((l) => l.startsWith('meshsync:'))
+    expect(user).toBeDefined()
+    const [, , uid, gid, , home, shell] = user!.split(':')
+    expect(Number(uid)).toBeLessThan(1000) // a system user
+    expect(home).toBe('/var/lib/meshsync')
+    expect(shell).toBe('/usr/sbin/nologin')
+    expect((await readFile(join(R, 'etc/group'), 'utf8')).split('\n').some((l) => l.startsWith(`meshsync:x:${gid}:`))).toBe(true)
+
+    expect(await mode('var/lib/meshsync')).toEqual({ mode: '750', uid: Number(uid), gid: Number(gid) })
+    expect(await mode('etc/meshsync')).toEqual({ mode: '750', uid: 0, gid: Number(gid) })
+    expect(await mode('etc/meshsync/env')).toEqual({ mode: '640', uid: 0, gid: Number(gid) })
+    expect(await mode('etc/meshsync/swarm.key')).toEqual({ mode: '640', uid: 0, gid: Number(gid) })
+    expect((await mode('opt/meshsync/runtime/bin/node')).mode).toBe('755')
+    expect((await mode('lib/systemd/system/meshsync.service')).mode).toBe('644')
+    const { existsSync, readlinkSync } = await import('node:fs')
+    expect(readlinkSync(join(R, 'usr/bin/meshsync'))).toBe('/opt/meshsync/bin/meshsync')
+    expect(existsSync(join(R, 'etc/systemd/system/multi-user.target.wants/meshsync.service'))).toBe(false)
+    // the installed tree runs (with its own runtime) from where dpkg put it
+    const v = await run(join(R, 'opt/meshsync/bin/meshsync'), ['--version'], { env: { PATH: '/bin' } })
+    expect(v, v.stderr).toMatchObject({ code: 0 })
+    expect(v.stdout).toMatch(/^meshsync \S+ \(commit [0-9a-f]{40}/)
+  })
+
+  it.skipIf(skip)('remove keeps /var/lib/meshsync (data, identity) and /etc/meshsync; purge says what it deletes, then deletes it', async () => {
+    const { existsSync } = await import('node:fs')
+    await mkdir(join(R, 'var/lib/meshsync/.meshsync'), { recursive: true })
+    await writeFile(join(R, 'var/lib/meshsync/.meshsync/identity.key'), 'identity')
+    await writeFile(join(R, 'var/lib/meshsync/games.db'), 'data')
+    const r = await dpkg('-r', 'meshsync')
+    expect(r, r.stderr).toMatchObject({ code: 0 })
+    expect(existsSync(join(R, 'opt/meshsync'))).toBe(false)
+    expect(existsSync(join(R, 'usr/bin/meshsync'))).toBe(false)
+    expect(await readFile(join(R, 'var/lib/meshsync/.meshsync/identity.key'), 'utf8')).toBe('identity')
+    expect(await readFile(join(R, 'var/lib/meshsync/games.db'), 'utf8')).toBe('data')
+    expect(existsSync(join(R, 'etc/meshsync/swarm.key'))).toBe(true)
+    expect(existsSync(join(R, 'etc/meshsync/env'))).toBe(true) // a conffile: kept until purge
+    expect(r.stdout).toContain('kept /etc/meshsync')
+
+    const p = await dpkg('-P', 'meshsync')
+    expect(p, p.stderr).toMatchObject({ code: 0 })
+    expect(p.stdout).toMatch(/deleting \/var\/lib\/meshsync \(.*2 files\).*identity key/)
+    expect(p.stdout).toContain('deleting /etc/meshsync')
+    expect(existsSync(join(R, 'var/lib/meshsync'))).toBe(false)
+    expect(existsSync(join(R, 'etc/meshsync'))).toBe(false)
   })
 })
