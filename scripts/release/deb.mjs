@@ -10,7 +10,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync, symlinkSync, writeF
 import { join } from 'node:path'
 import { sizeOf } from './prune.mjs'
 
-export function buildDeb({ root, stageDir, workDir, outFile, version, commit, epoch }) {
+export function buildDeb({ root, stageDir, workDir, outFile, version, commit, epoch, gzipLevel = 9 }) {
   const here = join(root, 'scripts', 'release', 'deb')
   const pkgRoot = join(workDir, 'deb-root')
   rmSync(pkgRoot, { recursive: true, force: true })
@@ -51,7 +51,7 @@ export function buildDeb({ root, stageDir, workDir, outFile, version, commit, ep
     copyFileSync(join(here, s), join(control, s))
     chmodSync(join(control, s), 0o755)
   }
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', pkgRoot, outFile], {
+  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', `-z${gzipLevel}`, '--build', pkgRoot, outFile], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
   })

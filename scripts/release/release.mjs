@@ -16,6 +16,9 @@ const args = process.argv.slice(2)
 const outArg = args.indexOf('--out')
 const outDir = resolve(outArg >= 0 ? args[outArg + 1] : (process.env.MESHSYNC_RELEASE_OUT ?? join(root, 'dist-release')))
 const withDeb = !args.includes('--no-deb')
+// gzip level of both artifacts (9; the tests use 1 to save minutes of CPU)
+const gzipLevel = Number(process.env.MESHSYNC_RELEASE_GZIP ?? 9)
+if (!Number.isInteger(gzipLevel) || gzipLevel < 1 || gzipLevel > 9) throw new Error(`MESHSYNC_RELEASE_GZIP must be 1..9, got ${process.env.MESHSYNC_RELEASE_GZIP}`)
 const log = (m) => process.stderr.write(`release: ${m}\n`)
 
 const started = Date.now()
@@ -30,12 +33,12 @@ const staged = buildStage({ root, stageDir, commit, log })
 const tarball = join(outDir, `${name}.tar.gz`)
 rmSync(tarball, { force: true })
 // reproducible: sorted names, root-owned, mtimes of the commit, gzip without a timestamp
-execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${epoch}`, '--use-compress-program=gzip -9n', '-C', outDir, '-cf', tarball, name], { stdio: 'inherit' })
+execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${epoch}`, `--use-compress-program=gzip -${gzipLevel}n`, '-C', outDir, '-cf', tarball, name], { stdio: 'inherit' })
 const artifacts = [tarball]
 if (withDeb) {
   const deb = join(outDir, `meshsync_${debVersion(version)}_amd64.deb`)
   rmSync(deb, { force: true })
-  artifacts.push(buildDeb({ root, stageDir, workDir: outDir, outFile: deb, version, commit, epoch }))
+  artifacts.push(buildDeb({ root, stageDir, workDir: outDir, outFile: deb, version, commit, epoch, gzipLevel }))
 }
 const summary = { version, commit, node: staged.node, unpacked: staged.sizes, artifacts: {} }
 for (const f of artifacts) {
