@@ -35,7 +35,7 @@ export function buildDeb({ root, stageDir, workDir, outFile, version, commit, ep
       'Maintainer: meshsync developers <meshsync@localhost>',
       `Installed-Size: ${installedKiB}`,
       // the bundled Node.js links these; nothing else is needed (no Node, no network)
-      'Depends: libc6 (>= 2.28), libstdc++6, libgcc-s1, adduser | passwd',
+      'Depends: libc6 (>= 2.28), libstdc++6, libgcc-s1, passwd',
       'Section: net',
       'Priority: optional',
       'Homepage: file:///opt/meshsync/README.md',

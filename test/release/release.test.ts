@@ -169,11 +169,20 @@ describe('release .deb', () => {
     expect(v.stdout).toMatch(/^meshsync \S+ \(commit [0-9a-f]{40}/)
   })
 
-  it.skipIf(skip)('remove keeps /var/lib/meshsync (data, identity) and /etc/meshsync; purge says what it deletes, then deletes it', async () => {
+  it.skipIf(skip)('reinstall keeps everything; remove keeps /var/lib/meshsync (data, identity) and /etc/meshsync; purge says what it deletes, then deletes it', async () => {
     const { existsSync } = await import('node:fs')
     await mkdir(join(R, 'var/lib/meshsync/.meshsync'), { recursive: true })
     await writeFile(join(R, 'var/lib/meshsync/.meshsync/identity.key'), 'identity')
     await writeFile(join(R, 'var/lib/meshsync/games.db'), 'data')
+    // installed again (as an upgrade is): the user, folders and data stay as they are
+    const passwd = await readFile(join(R, 'etc/passwd'), 'utf8')
+    const again = await dpkg('--force-depends', '-i', deb!)
+    expect(again, again.stderr).toMatchObject({ code: 0 })
+    expect(again.stdout).not.toContain('NOT enabled') // the first-install hint only
+    expect(await readFile(join(R, 'etc/passwd'), 'utf8')).toBe(passwd)
+    expect(await readFile(join(R, 'var/lib/meshsync/.meshsync/identity.key'), 'utf8')).toBe('identity')
+    expect((await mode('var/lib/meshsync')).mode).toBe('750')
+
     const r = await dpkg('-r', 'meshsync')
     expect(r, r.stderr).toMatchObject({ code: 0 })
     expect(existsSync(join(R, 'opt/meshsync'))).toBe(false)
