@@ -80,6 +80,10 @@ describe('release tarball', () => {
     expect(commit).toMatch(/^[0-9a-f]{40}(-dirty)?$/)
     expect(v.stdout).toContain('/meshsync/blob/1.0.0')
     expect(v.stdout).toContain('node 24.')
+    // through a symlink, as /usr/bin/meshsync of the .deb points at /opt/meshsync/bin/meshsync
+    await symlink(join(unpacked, 'bin', 'meshsync'), join(work, 'meshsync-link'))
+    const viaLink = await sys(wrapped([join(work, 'meshsync-link'), '--version']))
+    expect(viaLink, viaLink.stderr).toMatchObject({ code: 0, stdout: v.stdout })
   })
 
   it('two nodes from it move a file between them, byte for byte', async () => {
