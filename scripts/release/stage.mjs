@@ -87,9 +87,12 @@ export function buildStage({ root, stageDir, commit, log }) {
   cpSync(join(root, 'bootstrap', 'templates'), join(boot, 'templates'), { recursive: true })
   copyFileSync(join(root, 'README.md'), join(stageDir, 'README.md'))
 
-  // smoke test with the bundled runtime only: loads every dependency and the native addon
+  // smoke tests with the bundled runtime: the CLI loads (all its static imports) and names the commit,
+  // and better-sqlite3's addon loads and runs a query
   const version = out(join(stageDir, 'bin', 'meshsync'), ['--version'], { env: { PATH: '/usr/bin:/bin' } })
   if (!version.includes(commit)) throw new Error(`the staged meshsync --version does not name commit ${commit}:\n${version}`)
+  const sqlite = out(nodeBin, ['-e', "console.log(require('better-sqlite3')(':memory:').prepare('SELECT 41 + 1 AS n').get().n)"], { cwd: app, env: { PATH: '/usr/bin:/bin' } })
+  if (sqlite !== '42') throw new Error(`better-sqlite3 did not load with the bundled runtime: ${sqlite}`)
   return { version: pkg.version, node: node.version, sizes: { nodeModules: sizeOf(join(app, 'node_modules')), runtime: sizeOf(join(stageDir, 'runtime')), total: sizeOf(stageDir) } }
 }
 
