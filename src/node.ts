@@ -26,7 +26,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { DiskMeter, diskLevel } from './node/disk.js'
 import { ensureLayout, layoutOf, STATE_DIR_NAME, type Layout } from './node/layout.js'
 import { ReadModels } from './node/read-models.js'
-import { VERSION } from './node/version.js'
+import { BUILD_VERSION } from './node/version.js'
+import { checkRequiredProtocols } from './node/compat.js'
 import { openStateDb, type Db } from './state/db.js'
 import { EventLog } from './state/event-log.js'
 import { systemClock, type Clock } from './util/clock.js'
@@ -151,6 +152,7 @@ export class MeshsyncNode {
 
   async #start(): Promise<void> {
     const cfg = this.config
+    checkRequiredProtocols(cfg.cluster.requireProtocols)
     await ensureLayout(this.layout)
     const identity = await loadOrCreateIdentity(this.layout.identity)
     this.privateKey = identity.privateKey
@@ -313,7 +315,7 @@ export class MeshsyncNode {
     this.#apiAddress = await this.#api.listen(cfg.api.listen, configSource(cfg, 'api.listen'))
 
     this.#started = true
-    this.events.emit('node_started', { peer: this.peerId, name: cfg.node.name, version: VERSION, addresses: this.addresses })
+    this.events.emit('node_started', { peer: this.peerId, name: cfg.node.name, version: BUILD_VERSION, addresses: this.addresses })
     this.log.info({ peerId: this.peerId, name: cfg.node.name, addresses: this.addresses, api: this.apiAddress }, 'meshsync node started')
   }
 
@@ -652,7 +654,7 @@ export class MeshsyncNode {
       disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: this.#diskLevel },
       load: loadavg()[0]! / Math.max(1, cpus().length),
       accepting: this.#accepting(),
-      version: VERSION,
+      version: BUILD_VERSION,
       uptimeMs: this.clock.now() - this.startedMs,
       addrs: this.mesh.getMultiaddrs().map((m) => m.toString().replace(/\/p2p\/[^/]+$/, '')),
       btPort: this.bittorrent?.port ?? 0,

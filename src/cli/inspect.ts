@@ -33,11 +33,15 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
     out(o, s, () => {
       const lines = [
         `${s.name} (${s.role}, ${s.provider}${s.ephemeral ? ', ephemeral' : ''})  ${s.peerId}`,
-        `version ${s.version}, up ${formatDuration(s.uptimeMs)}, api ${s.api}`,
+        `version ${s.build ?? s.version}, up ${formatDuration(s.uptimeMs)}, api ${s.api}`,
         `peers: ${s.peers.up} up, ${s.peers.suspect} suspect, ${s.peers.down} down (${s.peers.connected} connected)`,
         `local files: ${s.manifest.files} (${formatBytes(s.manifest.bytes)}), ${s.manifest.pending} pending; manifest seq ${s.manifest.seq}`,
         `disk: ${(s.disk.usedFraction * 100).toFixed(1)}% used, ${formatBytes(s.disk.free)} free (${s.disk.level})`,
       ]
+      if (s.versions?.mixed === true) {
+        const counts = Object.entries(s.versions.counts as Record<string, number>).map(([v, n]) => `${v} on ${n}`)
+        lines.push(`MIXED VERSIONS: ${counts.join(', ')} (an upgrade is half done)`)
+      }
       const r = s.replication
       if (r != null) {
         lines.push(
@@ -49,7 +53,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
         lines.push(
           'nodes:',
           ...table(
-            ['NAME', 'ROLE', 'STATE', 'DISK', 'FREE', 'FILES'],
+            ['NAME', 'ROLE', 'STATE', 'DISK', 'FREE', 'FILES', 'VERSION'],
             // biome-ignore lint/suspicious/noExplicitAny: fields of the status JSON
             s.nodes.map((n: any) => [
               `${n.name ?? idTail(n.peerId)}${n.self ? ' *' : ''}`,
@@ -58,6 +62,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
               `${(n.disk.usedFraction * 100).toFixed(0)}% ${n.disk.level}`,
               formatBytes(n.disk.free),
               n.files,
+              n.version ?? '-',
             ]),
           )
             .split('\n')

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander'
 import { parse as parseYaml } from 'yaml'
 import { loadConfig, type ResolvedConfig } from '../config/load.js'
-import { ConfigError, MeshsyncError } from '../util/errors.js'
-import { VERSION } from '../node/version.js'
+import { ConfigError, EXIT_INCOMPATIBLE, IncompatibleError, MeshsyncError } from '../util/errors.js'
+import { versionText } from '../node/version.js'
 import { registerInspectCommands } from './inspect.js'
 import { registerLocalCommands } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
@@ -86,7 +86,7 @@ export function buildProgram(): Command {
   const program = new Command()
     .name('meshsync')
     .description('Peer-to-peer data sync for GPU training clusters')
-    .version(VERSION)
+    .version(versionText(), '-V, --version', 'print the version, commit and protocol versions')
     .showHelpAfterError()
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
   registerInspectCommands(program, { apiAddressFrom })
@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof MeshsyncError) {
       process.stderr.write(`meshsync: ${err.message}\n`)
-      return 1
+      return err instanceof IncompatibleError ? EXIT_INCOMPATIBLE : 1
     }
     process.stderr.write(`meshsync: ${(err as Error).stack ?? String(err)}\n`)
     return 1

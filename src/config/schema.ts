@@ -89,6 +89,11 @@ export const configSchema = z.strictObject({
   cluster: z
     .strictObject({
       hosts: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'host names: letters, digits, dot, dash and underscore'), hostSchema).default({}),
+      /**
+       * Protocol IDs every node must speak (see `meshsync --version`), e.g. '/meshsync/blob/2.0.0':
+       * a node that does not speak one refuses to start, naming it (exit 78).
+       */
+      requireProtocols: z.array(z.string().min(1).max(128)).max(32).default([]),
     })
     .prefault({}),
   node: z

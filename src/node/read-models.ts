@@ -4,7 +4,7 @@ import type { PeerRecord } from '../cluster/view.js'
 import { policyFor } from '../config/policies.js'
 import type { MeshsyncNode } from '../node.js'
 import { copiesCount } from '../replication/grace.js'
-import { VERSION } from './version.js'
+import { BUILD_VERSION, COMMIT, VERSION, versionSummary } from './version.js'
 
 export interface FileJson {
   sha256: string
@@ -157,6 +157,7 @@ export class ReadModels {
       disk: { total: d.total, free: d.free, usedFraction: d.usedFraction, level: node.diskLevel },
       accepting: !node.evacuating && node.diskLevel !== 'full',
       evacuating: node.evacuating,
+      version: BUILD_VERSION,
     }
     const others = node.view
       .peers()
@@ -171,6 +172,7 @@ export class ReadModels {
         disk: p.health!.disk,
         accepting: p.health!.accepting,
         evacuating: p.health!.evacuating,
+        version: p.health!.version,
       }))
       .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''))
     return [self, ...others]
@@ -184,6 +186,7 @@ export class ReadModels {
     let bytes = 0
     for (const f of node.manifest.all()) bytes += f.size
     const d = node.disk.last
+    const nodes = this.nodes()
     return {
       peerId: node.peerId,
       name: cfg.node.name,
@@ -192,6 +195,8 @@ export class ReadModels {
       tags: cfg.node.tags,
       ephemeral: cfg.node.ephemeral,
       version: VERSION,
+      commit: COMMIT,
+      build: BUILD_VERSION,
       uptimeMs: node.clock.now() - node.startedMs,
       addresses: node.addresses,
       api: node.apiAddress,
@@ -203,7 +208,9 @@ export class ReadModels {
       /** TCP port of the BitTorrent client; null when BitTorrent is off on this node. */
       bittorrentPort: node.bittorrent?.port ?? null,
       replication: this.replication(),
-      nodes: this.nodes(),
+      nodes,
+      /** Builds (health `version`) of the nodes not down, this one included; `mixed` while an upgrade is half done. */
+      versions: versionSummary(nodes.filter((n) => n.state !== 'down').map((n) => String(n.version))),
     }
   }
 }

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3'
 import type { Database as Db } from 'better-sqlite3'
+import { IncompatibleError } from '../util/errors.js'
+import { VERSION } from '../node/version.js'
 import { MIGRATIONS } from './migrations.js'
 
 export type { Db }
@@ -12,6 +14,12 @@ export type { Db }
  */
 export function openStateDb(path: string): Db {
   const db = new Database(path)
+  try {
+    refuseNewer(db)
+  } catch (err) {
+    db.close()
+    throw err
+  }
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
   db.pragma('foreign_keys = ON')
@@ -20,11 +28,19 @@ export function openStateDb(path: string): Db {
   return db
 }
 
-export function migrate(db: Db): void {
+/** A database from a newer meshsync is refused before anything is written to it (not even the journal mode). */
+function refuseNewer(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number
   if (current > MIGRATIONS.length) {
-    throw new Error(`state database is at schema version ${current}, newer than this meshsync (${MIGRATIONS.length}); upgrade meshsync`)
+    throw new IncompatibleError(
+      `${db.name}: state database is at schema version ${current}, written by a newer meshsync; meshsync ${VERSION} knows versions up to ${MIGRATIONS.length}. Refusing to open it (nothing changed): install the newer meshsync again`,
+    )
   }
+}
+
+export function migrate(db: Db): void {
+  refuseNewer(db)
+  const current = db.pragma('user_version', { simple: true }) as number
   for (let v = current; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!)

@@ -129,3 +129,16 @@ export function errorMessage(err: unknown): string {
 export function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR')
 }
+
+/**
+ * This build cannot work with what it found: a state database written by a
+ * newer meshsync, or a cluster that requires a protocol version it does not
+ * speak. The CLI exits with EXIT_INCOMPATIBLE (78, EX_CONFIG), which the
+ * systemd unit does not restart on.
+ */
+export class IncompatibleError extends MeshsyncError {
+  constructor(message: string) {
+    super('ERR_INCOMPATIBLE', message)
+  }
+}
+export const EXIT_INCOMPATIBLE = 78
