@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { digestFile, type FileDigest } from './hasher.js'
-import type { LocalManifest } from './local-manifest.js'
+import type { LocalFile, LocalManifest } from './local-manifest.js'
 import { isWalMode, snapshotSqlite } from './sqlite-snapshot.js'
 import { detectKind } from '../validate/index.js'
 import type { Verdict } from '../validate/types.js'
@@ -95,6 +95,10 @@ export class Scanner {
     const started = this.#init.clock.now()
     const stats: ScanStats = { files: 0, hashed: 0, bytesHashed: 0, pending: 0, removed: 0, durationMs: 0 }
     const present = new Set<string>()
+    const m = this.#init.manifest
+    // the catalog as of the listing's start: an entry committed later (a replica that landed meanwhile) may be in a
+    // folder this walk had already listed, so its absence from `present` says nothing
+    const startSeq = m.seq
     this.nextStableAt = undefined
     for await (const rel of this.#walk('', signal)) {
       stats.files++
@@ -102,9 +106,9 @@ export class Scanner {
       await this.#consider(rel, stats, signal)
     }
     // announced files that are gone from the disk
-    for (const f of [...this.#init.manifest.all()]) {
-      if (!present.has(f.path)) {
-        this.#init.manifest.remove(f.path)
+    for (const f of [...m.all()]) {
+      if (!present.has(f.path) && m.committedSeq(f.path) <= startSeq && !m.isLanding(f.path)) {
+        m.remove(f.path)
         stats.removed++
         this.#init.log.info({ path: f.path }, 'file gone from the data dir; removed from the manifest')
       }
@@ -155,6 +159,8 @@ export class Scanner {
       return
     }
     if (!st.isFile()) return
+    // a replica being put in place: landing commits it, with its producer's origin
+    if (this.#init.manifest.isLanding(rel)) return
     const walSig = await this.#walSignature(abs)
     const now = this.#init.clock.now()
     const known = this.#init.manifest.get(rel)
@@ -203,7 +209,7 @@ export class Scanner {
       if (previous?.snapshot != null && previous.sha256 === digest.sha256) {
         // same content as announced: keep the old snapshot, note the new stat
         await rm(snapAbs, { force: true })
-        m.touch(rel, ino, mtimeMs)
+        if (!this.#changedMeanwhile(rel, previous)) m.touch(rel, ino, mtimeMs)
         return
       }
       snapshot = name
@@ -214,12 +220,16 @@ export class Scanner {
     stats.hashed++
     stats.bytesHashed += digest.size
     if (previous != null && previous.sha256 === digest.sha256 && snapshot == null) {
-      m.touch(rel, ino, mtimeMs)
+      if (!this.#changedMeanwhile(rel, previous)) m.touch(rel, ino, mtimeMs)
       return
     }
     if (this.#init.validate != null) {
       const verdict = await this.#init.validate(servePath, kind, digest.sha256, signal)
       if (!verdict.ok) {
+        if (this.#changedMeanwhile(rel, previous)) {
+          if (snapshot != null) await rm(servePath, { force: true })
+          return
+        }
         // a live database stays where its writer has it open: its bad snapshot is what gets quarantined
         await this.#init.onInvalid?.(rel, servePath, kind, digest, verdict.reason)
         if (snapshot != null) await rm(servePath, { force: true })
@@ -230,6 +240,11 @@ export class Scanner {
     // new content at a known path is a new version, produced here
     const version = previous != null ? previous.version + 1 : 1
     const infoHash = await this.#init.torrent?.infoHash(servePath, digest, signal)
+    if (this.#changedMeanwhile(rel, previous)) {
+      // a replica landed here while this file was hashed: it is cataloged with its producer's origin, not as ours
+      if (snapshot != null) await rm(servePath, { force: true })
+      return
+    }
     m.put(
       {
         path: rel,
@@ -254,6 +269,18 @@ export class Scanner {
       await rm(join(this.#init.snapshotDir, previous.snapshot), { force: true })
     }
     this.#init.log.info({ path: rel, sha256: digest.sha256, size: digest.size, kind, version, snapshot: snapshot != null }, 'file announced')
+  }
+
+  /**
+   * The catalog entry at `rel` is no longer the one this scan started from, or
+   * a landing is putting a replica there: what was hashed is not ours to
+   * announce (the next scan looks again, against the new entry).
+   */
+  #changedMeanwhile(rel: string, previous: LocalFile | undefined): boolean {
+    const m = this.#init.manifest
+    if (m.get(rel) === previous && !m.isLanding(rel)) return false
+    this.#init.log.debug({ path: rel }, 'catalog entry changed while the file was hashed; left to the next scan')
+    return true
   }
 
   async #walSignature(abs: string): Promise<string> {
