@@ -226,6 +226,10 @@ export class MeshsyncNode {
       sqliteMaxUnstableMs: cfg.catalog.sqliteMaxUnstableSeconds * 1000,
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
       torrent: this.bittorrent?.forCatalog(),
+      replicaOf: (rel, sha256) => {
+        const e = this.transfers.wantedEntry(sha256)
+        return e?.path === rel ? e : undefined
+      },
       onInvalid: async (rel, abs, kind, digest, reason) => {
         await this.quarantine.add(abs, { path: rel, sha256: digest.sha256, kind, reason, sourcePeer: this.peerId, foundAt: 'source' })
       },

@@ -2,6 +2,7 @@ import type { Dir, Stats } from 'node:fs'
 import { lstat, open, opendir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
+import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { Kind } from '../config/schema.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage } from '../util/errors.js'
@@ -35,6 +36,12 @@ export interface ScannerInit {
     /** The infoHash of a file about to be announced (undefined: no torrent for it). */
     infoHash(path: string, digest: FileDigest, signal: AbortSignal): Promise<string | undefined>
   }
+  /**
+   * The entry of a replica this node is fetching to `rel` with these bytes, if any: an uncataloged file that
+   * matches one is that replica (its landing's rename survived a crash that its catalog commit did not) and is
+   * cataloged as its producer's, not announced as a new local file.
+   */
+  replicaOf?: (rel: string, sha256: string) => ManifestEntry | undefined
   /** Called when a scan finishes, with the counts (progress for observers). */
   onScanned?: (stats: ScanStats) => void
 }
@@ -237,8 +244,9 @@ export class Scanner {
         throw new Error(`invalid ${kind}: ${verdict.reason}`)
       }
     }
+    const replica = previous == null && snapshot == null ? this.#init.replicaOf?.(rel, digest.sha256) : undefined
     // new content at a known path is a new version, produced here
-    const version = previous != null ? previous.version + 1 : 1
+    const version = replica?.version ?? (previous != null ? previous.version + 1 : 1)
     const infoHash = await this.#init.torrent?.infoHash(servePath, digest, signal)
     if (this.#changedMeanwhile(rel, previous)) {
       // a replica landed here while this file was hashed: it is cataloged with its producer's origin, not as ours
@@ -251,15 +259,15 @@ export class Scanner {
         sha256: digest.sha256,
         size: digest.size,
         kind,
-        origin: m.self,
+        origin: replica?.origin ?? m.self,
         version,
-        mtimeMs,
+        mtimeMs: replica?.mtimeMs ?? mtimeMs,
         localMtimeMs: mtimeMs,
         chunkRoot: digest.chunkRoot,
         chunkSize: digest.chunkSize,
         chunkHashes: digest.chunkHashes,
         infoHash,
-        promoted: previous?.promoted ?? false,
+        promoted: replica?.promoted ?? previous?.promoted ?? false,
         ino,
         snapshot,
       },
@@ -268,7 +276,8 @@ export class Scanner {
     if (previous?.snapshot != null && previous.snapshot !== snapshot) {
       await rm(join(this.#init.snapshotDir, previous.snapshot), { force: true })
     }
-    this.#init.log.info({ path: rel, sha256: digest.sha256, size: digest.size, kind, version, snapshot: snapshot != null }, 'file announced')
+    if (replica != null) this.#init.log.info({ path: rel, sha256: digest.sha256, origin: replica.origin, version }, 'replica found in place; cataloged as its producer\'s')
+    else this.#init.log.info({ path: rel, sha256: digest.sha256, size: digest.size, kind, version, snapshot: snapshot != null }, 'file announced')
   }
 
   /**

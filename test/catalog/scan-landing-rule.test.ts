@@ -29,6 +29,8 @@ interface Rig {
   landing: LandingInit
   /** Set to hold the scanner inside its validation of the file at this path until `release` is called. */
   hold: { path?: string; reached?: () => void; release?: Promise<void> }
+  /** Replicas being fetched, by SHA-256 (what the transfer manager would answer). */
+  wanted: Map<string, ManifestEntry>
   changes: { path: string; origin: string; version: number; removed: boolean }[]
 }
 
@@ -48,6 +50,7 @@ async function rig(): Promise<Rig> {
   const manifest = new LocalManifest(db, SELF)
   const ok = async (): Promise<Verdict> => ({ ok: true, kind: 'other', facts: { kind: 'other' } })
   const hold: Rig['hold'] = {}
+  const wanted = new Map<string, ManifestEntry>()
   const scanner = new Scanner({
     dataDir: layout.dataDir,
     stateDirName: STATE_DIR_NAME,
@@ -65,10 +68,11 @@ async function rig(): Promise<Rig> {
       }
       return ok()
     },
+    replicaOf: (rel, sha256) => (wanted.get(sha256)?.path === rel ? wanted.get(sha256) : undefined),
   })
   const quarantine = new Quarantine({ dir: layout.quarantine, dataDir: layout.dataDir, db, clock, events: new EventLog(db, clock) })
   const landing: LandingInit = { dataDir: layout.dataDir, manifest, quarantine, clock, validate: ok }
-  const r: Rig = { layout, db, clock, manifest, scanner, landing, hold, changes: [] }
+  const r: Rig = { layout, db, clock, manifest, scanner, landing, hold, wanted, changes: [] }
   manifest.onChange((e, removed) => r.changes.push({ path: e.path, origin: e.origin, version: e.version, removed }))
   rigs.push(r)
   return r
@@ -181,5 +185,22 @@ describe('the scanner and a landing that happens during a scan', () => {
     await write(r, 'g/x.bin', randomBytes(4096))
     const entry = await landReplica(r, 'g/x.bin', randomBytes(4096))
     expect(await filesOnDisk(r)).toEqual(['g/x.bin', `g/x.${entry.sha256.slice(0, 12)}.bin`].sort())
+  })
+
+  it('an uncataloged file holding the bytes of a replica being fetched to that path is cataloged as the producer\'s', async () => {
+    const r = await rig()
+    const bytes = randomBytes(6000)
+    // a landing renamed these bytes into place and the process died before the catalog commit; the transfer row survived
+    await write(r, 'g/after-crash.bin', bytes)
+    const d = await digestFile(join(r.layout.dataDir, 'g/after-crash.bin'))
+    const entry: ManifestEntry = { path: 'g/after-crash.bin', sha256: d.sha256, size: d.size, kind: 'other', origin: PRODUCER, version: 4, mtimeMs: 1_600_000_000_000, chunkRoot: d.chunkRoot, promoted: false }
+    r.wanted.set(d.sha256, entry)
+    // a local file of other bytes beside it is still this node's own
+    await write(r, 'g/mine.bin', randomBytes(100))
+    await r.scanner.scan(new AbortController().signal)
+    await r.clock.advance(STABLE_MS)
+    await r.scanner.scan(new AbortController().signal)
+    expect(r.manifest.get('g/after-crash.bin')).toMatchObject({ origin: PRODUCER, version: 4, mtimeMs: entry.mtimeMs })
+    expect(r.manifest.get('g/mine.bin')).toMatchObject({ origin: SELF, version: 1 })
   })
 })
