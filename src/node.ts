@@ -249,6 +249,10 @@ export class MeshsyncNode {
       sqliteMaxUnstableMs: cfg.catalog.sqliteMaxUnstableSeconds * 1000,
       validate: cfg.catalog.validateLocal ? (path, kind, sha256, signal) => this.#validateLocal(path, kind, sha256, signal) : undefined,
       torrent: this.bittorrent?.forCatalog(),
+      replicaOf: (rel, sha256) => {
+        const e = this.transfers.wantedEntry(sha256)
+        return e?.path === rel ? e : undefined
+      },
       onInvalid: async (rel, abs, kind, digest, reason) => {
         // released by an operator, so not quarantined again; but receivers would reject it: not announced either
         if (this.quarantine.isReleased(digest.sha256)) return this.withheld.hold(rel, digest.sha256, kind, reason)

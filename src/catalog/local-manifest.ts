@@ -60,6 +60,10 @@ export class LocalManifest implements ManifestSource {
   readonly #bySha = new Map<string, Set<string>>()
   readonly #digest = Buffer.alloc(32)
   readonly #pending = new Map<string, Change>()
+  /** Manifest seq at which each path was last put in this process (paths loaded at start: 0). */
+  readonly #committed = new Map<string, number>()
+  /** Paths a landing is putting in place right now (renamed or about to be, not yet committed). */
+  readonly #landing = new Map<string, number>()
   #seq: number
   #publishedSeq: number
   readonly #setSeq: Statement
@@ -159,9 +163,39 @@ export class LocalManifest implements ManifestSource {
     const old = this.#byPath.get(f.path)
     if (old != null) this.#unindex(old)
     this.#index(file)
+    this.#committed.set(f.path, this.#seq)
     this.#pending.set(f.path, { seq: this.#seq, entry: toEntry(file) })
     for (const fn of this.#listeners) fn(toEntry(file), false)
     return file
+  }
+
+  /**
+   * The manifest seq at which `path` was last put by this process (0 for an
+   * entry loaded at start, or none). A scan that began at seq S did not
+   * necessarily see a file whose entry is newer than S.
+   */
+  committedSeq(path: string): number {
+    return this.#committed.get(path) ?? 0
+  }
+
+  /**
+   * Marks `path` as being landed (a verified replica is renamed into place and
+   * then committed); the scanner leaves such a path alone. Returns the release.
+   */
+  beginLanding(path: string): () => void {
+    this.#landing.set(path, (this.#landing.get(path) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.#landing.get(path) ?? 1) - 1
+      if (n <= 0) this.#landing.delete(path)
+      else this.#landing.set(path, n)
+    }
+  }
+
+  isLanding(path: string): boolean {
+    return this.#landing.has(path)
   }
 
   /** Updates only the local bookkeeping of a file (inode and mtime after a rename), not its entry. */
@@ -185,6 +219,7 @@ export class LocalManifest implements ManifestSource {
       this.#bump()
     })
     this.#unindex(old)
+    this.#committed.delete(path)
     this.#pending.set(path, { seq: this.#seq, entry: null })
     for (const fn of this.#listeners) fn(toEntry(old), true)
     return old

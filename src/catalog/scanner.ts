@@ -2,12 +2,13 @@ import type { Dir, Stats } from 'node:fs'
 import { lstat, open, opendir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
+import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { Kind } from '../config/schema.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { digestFile, type FileDigest } from './hasher.js'
-import type { LocalManifest } from './local-manifest.js'
+import type { LocalFile, LocalManifest } from './local-manifest.js'
 import { isWalMode, snapshotSqlite } from './sqlite-snapshot.js'
 import { detectKind } from '../validate/index.js'
 import type { Verdict } from '../validate/types.js'
@@ -35,6 +36,12 @@ export interface ScannerInit {
     /** The infoHash of a file about to be announced (undefined: no torrent for it). */
     infoHash(path: string, digest: FileDigest, signal: AbortSignal): Promise<string | undefined>
   }
+  /**
+   * The entry of a replica this node is fetching to `rel` with these bytes, if any: an uncataloged file that
+   * matches one is that replica (its landing's rename survived a crash that its catalog commit did not) and is
+   * cataloged as its producer's, not announced as a new local file.
+   */
+  replicaOf?: (rel: string, sha256: string) => ManifestEntry | undefined
   /** Called when a scan finishes, with the counts (progress for observers). */
   onScanned?: (stats: ScanStats) => void
 }
@@ -95,6 +102,10 @@ export class Scanner {
     const started = this.#init.clock.now()
     const stats: ScanStats = { files: 0, hashed: 0, bytesHashed: 0, pending: 0, removed: 0, durationMs: 0 }
     const present = new Set<string>()
+    const m = this.#init.manifest
+    // the catalog as of the listing's start: an entry committed later (a replica that landed meanwhile) may be in a
+    // folder this walk had already listed, so its absence from `present` says nothing
+    const startSeq = m.seq
     this.nextStableAt = undefined
     for await (const rel of this.#walk('', signal)) {
       stats.files++
@@ -102,9 +113,9 @@ export class Scanner {
       await this.#consider(rel, stats, signal)
     }
     // announced files that are gone from the disk
-    for (const f of [...this.#init.manifest.all()]) {
-      if (!present.has(f.path)) {
-        this.#init.manifest.remove(f.path)
+    for (const f of [...m.all()]) {
+      if (!present.has(f.path) && m.committedSeq(f.path) <= startSeq && !m.isLanding(f.path)) {
+        m.remove(f.path)
         stats.removed++
         this.#init.log.info({ path: f.path }, 'file gone from the data dir; removed from the manifest')
       }
@@ -155,6 +166,8 @@ export class Scanner {
       return
     }
     if (!st.isFile()) return
+    // a replica being put in place: landing commits it, with its producer's origin
+    if (this.#init.manifest.isLanding(rel)) return
     const walSig = await this.#walSignature(abs)
     const now = this.#init.clock.now()
     const known = this.#init.manifest.get(rel)
@@ -203,7 +216,7 @@ export class Scanner {
       if (previous?.snapshot != null && previous.sha256 === digest.sha256) {
         // same content as announced: keep the old snapshot, note the new stat
         await rm(snapAbs, { force: true })
-        m.touch(rel, ino, mtimeMs)
+        if (!this.#changedMeanwhile(rel, previous)) m.touch(rel, ino, mtimeMs)
         return
       }
       snapshot = name
@@ -214,12 +227,16 @@ export class Scanner {
     stats.hashed++
     stats.bytesHashed += digest.size
     if (previous != null && previous.sha256 === digest.sha256 && snapshot == null) {
-      m.touch(rel, ino, mtimeMs)
+      if (!this.#changedMeanwhile(rel, previous)) m.touch(rel, ino, mtimeMs)
       return
     }
     if (this.#init.validate != null) {
       const verdict = await this.#init.validate(servePath, kind, digest.sha256, signal)
       if (!verdict.ok) {
+        if (this.#changedMeanwhile(rel, previous)) {
+          if (snapshot != null) await rm(servePath, { force: true })
+          return
+        }
         // a live database stays where its writer has it open: its bad snapshot is what gets quarantined
         await this.#init.onInvalid?.(rel, servePath, kind, digest, verdict.reason)
         if (snapshot != null) await rm(servePath, { force: true })
@@ -227,24 +244,30 @@ export class Scanner {
         throw new Error(`invalid ${kind}: ${verdict.reason}`)
       }
     }
+    const replica = previous == null && snapshot == null ? this.#init.replicaOf?.(rel, digest.sha256) : undefined
     // new content at a known path is a new version, produced here
-    const version = previous != null ? previous.version + 1 : 1
+    const version = replica?.version ?? (previous != null ? previous.version + 1 : 1)
     const infoHash = await this.#init.torrent?.infoHash(servePath, digest, signal)
+    if (this.#changedMeanwhile(rel, previous)) {
+      // a replica landed here while this file was hashed: it is cataloged with its producer's origin, not as ours
+      if (snapshot != null) await rm(servePath, { force: true })
+      return
+    }
     m.put(
       {
         path: rel,
         sha256: digest.sha256,
         size: digest.size,
         kind,
-        origin: m.self,
+        origin: replica?.origin ?? m.self,
         version,
-        mtimeMs,
+        mtimeMs: replica?.mtimeMs ?? mtimeMs,
         localMtimeMs: mtimeMs,
         chunkRoot: digest.chunkRoot,
         chunkSize: digest.chunkSize,
         chunkHashes: digest.chunkHashes,
         infoHash,
-        promoted: previous?.promoted ?? false,
+        promoted: replica?.promoted ?? previous?.promoted ?? false,
         ino,
         snapshot,
       },
@@ -253,7 +276,20 @@ export class Scanner {
     if (previous?.snapshot != null && previous.snapshot !== snapshot) {
       await rm(join(this.#init.snapshotDir, previous.snapshot), { force: true })
     }
-    this.#init.log.info({ path: rel, sha256: digest.sha256, size: digest.size, kind, version, snapshot: snapshot != null }, 'file announced')
+    if (replica != null) this.#init.log.info({ path: rel, sha256: digest.sha256, origin: replica.origin, version }, 'replica found in place; cataloged as its producer\'s')
+    else this.#init.log.info({ path: rel, sha256: digest.sha256, size: digest.size, kind, version, snapshot: snapshot != null }, 'file announced')
+  }
+
+  /**
+   * The catalog entry at `rel` is no longer the one this scan started from, or
+   * a landing is putting a replica there: what was hashed is not ours to
+   * announce (the next scan looks again, against the new entry).
+   */
+  #changedMeanwhile(rel: string, previous: LocalFile | undefined): boolean {
+    const m = this.#init.manifest
+    if (m.get(rel) === previous && !m.isLanding(rel)) return false
+    this.#init.log.debug({ path: rel }, 'catalog entry changed while the file was hashed; left to the next scan')
+    return true
   }
 
   async #walSignature(abs: string): Promise<string> {

@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.js'
 import { MeshsyncError, ValidationError } from '../util/errors.js'
 import { fsyncDir, prepareTarget } from '../util/fs.js'
 import type { Verdict } from '../validate/types.js'
-import type { Sha1Pieces } from '../catalog/hasher.js'
+import { hashWholeFile, type Sha1Pieces } from '../catalog/hasher.js'
 
 /** The staged file's bytes do not hash to what the manifest says (a retry from other holders may help). */
 export class ChecksumError extends MeshsyncError {
@@ -86,59 +86,78 @@ export async function land(init: LandingInit, s: Staged, signal: AbortSignal): P
     throw new KindInvalidError(`${e.path}: ${verdict.reason}`)
   }
 
-  const rel = await chooseTarget(init, e)
-  if (rel == null) {
-    // we already hold these bytes at this path
-    await rm(s.stagingPath, { force: true })
-    return init.manifest.get(e.path)!
+  // from here until the catalog commit the scanner leaves the path alone: it must not announce the renamed file as
+  // this node's own, nor take a committed entry out because its listing of the folder was older than the rename
+  const releases = [init.manifest.beginLanding(e.path)]
+  try {
+    const target = await chooseTarget(init, e, signal)
+    if (target.kind === 'held') {
+      await rm(s.stagingPath, { force: true })
+      return target.file
+    }
+    const rel = target.rel
+    if (rel !== e.path) releases.push(init.manifest.beginLanding(rel))
+    const infoHash = init.infoHash != null ? await init.infoHash(s.stagingPath, e, signal, s.sha1Pieces) : e.infoHash
+    const abs = await prepareTarget(init.dataDir, rel)
+    const mtime = new Date(e.mtimeMs > 0 ? e.mtimeMs : init.clock.now())
+    await utimes(s.stagingPath, mtime, mtime)
+    await rename(s.stagingPath, abs)
+    await fsyncDir(dirname(abs))
+    const landed = await lstat(abs)
+    return init.manifest.put(
+      {
+        ...e,
+        infoHash,
+        path: rel,
+        ino: landed.ino,
+        localMtimeMs: landed.mtimeMs,
+        chunkSize: s.chunkSize,
+        chunkHashes: Buffer.from(s.chunkHashes),
+        facts: verdict.facts,
+      },
+      init.clock.now(),
+    )
+  } finally {
+    for (const release of releases) release()
   }
-  const infoHash = init.infoHash != null ? await init.infoHash(s.stagingPath, e, signal, s.sha1Pieces) : e.infoHash
-  const target = await prepareTarget(init.dataDir, rel)
-  const mtime = new Date(e.mtimeMs > 0 ? e.mtimeMs : init.clock.now())
-  await utimes(s.stagingPath, mtime, mtime)
-  await rename(s.stagingPath, target)
-  await fsyncDir(dirname(target))
-  const landed = await lstat(target)
-  return init.manifest.put(
-    {
-      ...e,
-      infoHash,
-      path: rel,
-      ino: landed.ino,
-      localMtimeMs: landed.mtimeMs,
-      chunkSize: s.chunkSize,
-      chunkHashes: Buffer.from(s.chunkHashes),
-      facts: verdict.facts,
-    },
-    init.clock.now(),
-  )
 }
+
+type Target = { kind: 'held'; file: LocalFile } | { kind: 'land'; rel: string }
 
 /**
  * Where a replica lands: the manifest path, unless something else is there.
- * An older version of the same file (same origin) is replaced; anything else
- * (a local file, another origin's file) is left alone and the replica gets a
- * name with its hash in it. Returns undefined when these bytes are already there.
+ * An older version of the same file (same origin) is replaced, and so is an
+ * uncataloged file there with exactly these bytes (a copy that landed before
+ * a crash, or that something took out of the catalog): it is cataloged as the
+ * producer's, never given a second name. Anything else (a local file, another
+ * origin's file) is left alone and the replica gets a name with its hash in
+ * it. 'held' when the catalog already has these bytes at one of those paths.
  */
-async function chooseTarget(init: LandingInit, e: ManifestEntry): Promise<string | undefined> {
+async function chooseTarget(init: LandingInit, e: ManifestEntry, signal: AbortSignal): Promise<Target> {
   const here = init.manifest.get(e.path)
-  if (here?.sha256 === e.sha256) return undefined
-  if (here != null && here.origin === e.origin && here.version < e.version) return e.path
-  let occupied = here != null
-  if (!occupied) {
-    try {
-      await lstat(join(init.dataDir, e.path))
-      occupied = true
-    } catch {
-      occupied = false
-    }
+  if (here?.sha256 === e.sha256) return { kind: 'held', file: here }
+  if (here != null && here.origin === e.origin && here.version < e.version) return { kind: 'land', rel: e.path }
+  if (here == null) {
+    const abs = join(init.dataDir, e.path)
+    const st = await lstat(abs).catch(() => undefined)
+    if (st == null) return { kind: 'land', rel: e.path }
+    if (st.isFile() && st.size === e.size && (await sameBytes(abs, e.sha256, signal))) return { kind: 'land', rel: e.path }
   }
-  if (!occupied) return e.path
   const dir = posix.dirname(e.path)
   const base = posix.basename(e.path)
   const dot = base.lastIndexOf('.')
   const alt = dot > 0 ? `${base.slice(0, dot)}.${e.sha256.slice(0, 12)}${base.slice(dot)}` : `${base}.${e.sha256.slice(0, 12)}`
   const rel = dir === '.' ? alt : `${dir}/${alt}`
-  if (init.manifest.get(rel)?.sha256 === e.sha256) return undefined
-  return rel
+  const there = init.manifest.get(rel)
+  if (there?.sha256 === e.sha256) return { kind: 'held', file: there }
+  return { kind: 'land', rel }
+}
+
+async function sameBytes(abs: string, sha256: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    return (await hashWholeFile(abs, { signal })).sha256 === sha256
+  } catch (err) {
+    if (signal.aborted) throw err
+    return false
+  }
 }

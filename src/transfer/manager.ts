@@ -195,6 +195,11 @@ export class TransferManager {
     return this.#init.store.get(sha256) != null
   }
 
+  /** The manifest entry a queued or running transfer of these bytes is for. */
+  wantedEntry(sha256: string): ManifestEntry | undefined {
+    return this.#init.store.get(sha256)?.entry
+  }
+
   /**
    * Asks for a file. Idempotent: a file already held, queued or active is not
    * queued twice (a higher priority or a manual request updates the entry).
