@@ -18,6 +18,8 @@ import { LatencyProxy } from './proxy.js'
  */
 export const SIM_BASE_SETTINGS: Record<string, unknown> = {
   'mesh.localCluster': true,
+  // all simulated nodes share this host's load average, which is no one node's load (a scenario may set it)
+  'replication.backpressureLoad': 1000,
   'gossip.healthIntervalSeconds': 1,
   'gossip.suspectAfterSeconds': 3,
   'gossip.downAfterSeconds': 6,
