@@ -53,6 +53,8 @@ import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
 import { failingFsync, type StagingFsync } from './util/fs.js'
 import { Scrubber } from './catalog/scrub.js'
+import type { MergeService } from './merge/service.js'
+import { mergeServiceFor } from './merge/wire.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -94,6 +96,8 @@ export class MeshsyncNode {
   guard!: DeletionGuard
   planner!: ReplicationPlanner
   cleanup!: Cleanup
+  /** SQLite consolidation (merges.<name>). */
+  merges!: MergeService
   /** BitTorrent for large files; undefined when off or when its port could not be opened. */
   bittorrent: Bittorrent | undefined
   #api: ApiServer | undefined
@@ -281,7 +285,8 @@ export class MeshsyncNode {
       clock: this.clock,
       log: this.log,
     })
-    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber]
+    this.merges = mergeServiceFor(this)
+    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber, this.merges]
     for (const l of this.#loops) l.start()
     this.#watch()
 

@@ -192,6 +192,7 @@ export class ReadModels {
       /** TCP port of the BitTorrent client; null when BitTorrent is off on this node. */
       bittorrentPort: node.bittorrent?.port ?? null,
       replication: this.replication(),
+      merges: node.merges.status(),
       nodes: this.nodes(),
     }
   }

@@ -33,6 +33,9 @@ export const EVENT_TYPES = [
   'disk_level_changed',
   'evacuation_started',
   'evacuation_finished',
+  'database_merged',
+  'merge_conflict',
+  'merge_failed',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
