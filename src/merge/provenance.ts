@@ -120,8 +120,8 @@ export class Provenance {
 
   sources(filter: { merge?: string; target?: string } = {}): MergedSource[] {
     const rows = this.#db
-      .prepare(`SELECT * FROM merge_sources WHERE (?1 IS NULL OR merge = ?1) AND (?2 IS NULL OR target = ?2) ORDER BY merge, target, time_ms, source_path`)
-      .all(filter.merge ?? null, filter.target ?? null) as SourceRow[]
+      .prepare(`SELECT * FROM merge_sources WHERE (@merge IS NULL OR merge = @merge) AND (@target IS NULL OR target = @target) ORDER BY merge, target, time_ms, source_path`)
+      .all({ merge: filter.merge ?? null, target: filter.target ?? null }) as SourceRow[]
     return rows.map((r) => ({
       merge: r.merge,
       target: r.target,
