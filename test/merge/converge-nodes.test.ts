@@ -51,7 +51,7 @@ describe('converge over real nodes', () => {
       [['m-b', 1600, 11], ['m-shared', 1490, 25], ['m-tie', 1420, 30]],
       [['m-c', 1700, 12], ['m-shared', 1480, 15]],
     ]
-    nodes.forEach((n, i) => writeElo(join(n.layout.dataDir, 'elo.db'), writes[i]!))
+    for (const [i, n] of nodes.entries()) writeElo(join(n.layout.dataDir, 'elo.db'), writes[i]!)
     await Promise.all(nodes.map((n) => n.rescan()))
     const expected = [
       { model: 'm-a', elo: 1500, updated_at: 10 },
