@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import type { Database as Db } from 'better-sqlite3'
 import type { Role } from '../config/schema.js'
 import type { Db as StateDb } from '../state/db.js'
@@ -129,17 +129,19 @@ export class MergeService {
   async #target(rule: MergeRule, target: string, versions: SourceVersion[], signal: AbortSignal): Promise<void> {
     const known = this.provenance.known(rule.name, target)
     const build = rule.mode === 'build'
-    const todo = versions.filter((v) => !known.has(v.sha256))
     const recorded = this.provenance.targets().some((t) => t.merge === rule.name && t.target === target)
-    if (todo.length === 0 && recorded) return
     const abs = await prepareTarget(this.#init.dataDir, target)
+    // a build target that is gone (an operator removed it) is built again from the start: its own log decides
+    const present = await exists(abs)
+    if (versions.every((v) => known.has(v.sha256)) && recorded && present) return
     const db = openTarget(abs, { create: build })
     try {
       if (build) this.#mirrorLog(rule, target, db, known)
       const log = build ? mergedLog(db) : undefined
+      // build: what the target's log lacks (a version found invalid or unmergeable is not tried again); converge: what the state db lacks
+      const todo = versions.filter((v) => (build ? !log!.has(v.sha256) && (known.get(v.sha256) ?? 'merged') === 'merged' : !known.has(v.sha256)))
       const out: PassOutcome = { merged: [], conflicts: 0, rowsAdded: 0 }
       for (const v of todo) {
-        if (log?.has(v.sha256) === true) continue
         signal.throwIfAborted()
         const o = await mergeSource({ ...this.#init, now: () => this.#init.clock.now() }, rule, target, db, v, { logInTarget: build, signal })
         if (o.state === 'skipped') {
@@ -214,5 +216,14 @@ export class MergeService {
       contentHash: hash,
     })
     this.#init.log.info({ merge: rule.name, target, merged: out.merged.length, rowsAdded: out.rowsAdded, rowsTotal, countOk }, 'database merged')
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
   }
 }

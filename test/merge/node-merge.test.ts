@@ -1,4 +1,4 @@
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -87,5 +87,18 @@ describe('merges on one node', () => {
     expect(q.reason).toMatch(/not a valid database|failed validation/)
     const m = await api<{ sources: { sourcePath: string; state: string }[] }>(node, '/merges')
     expect(m.sources.find((s) => s.sourcePath === 'selfplay/hex8/bad.db')?.state).toBe('invalid')
+
+    // an operator removes the target: it is built again from its sources (the target's own log decides what is in it)
+    await waitFor('target state recorded', () => node.merges.status().targets.some((t) => t.target === 'games/canonical_hex8.db'), 20_000, 100)
+    for (const suffix of ['', '-wal', '-shm']) await rm(`${target}${suffix}`, { force: true })
+    node.merges.poke()
+    await waitFor('target rebuilt', () => {
+      try {
+        return gameIds(target).length === good.length
+      } catch {
+        return false
+      }
+    }, 30_000, 200)
+    expect(gameIds(target)).toEqual(good)
   })
 })
