@@ -148,8 +148,14 @@ function mergeTable(db: Db, rule: TableRule): { result: TableResult; keys: { tab
   const sourceRows = count(db, `SELECT count(*) FROM src.${t}`)
   const hasRowid = rowidTable(db, rule.name)
   const upTo = hasRowid ? ((db.prepare(`SELECT max(rowid) AS m FROM src.${t}`).get() as { m: number | null }).m ?? 0) : undefined
-  const expectedNew = count(db, `SELECT count(*) FROM (SELECT DISTINCT ${keyList} FROM src.${t}) s WHERE NOT EXISTS (SELECT 1 FROM main.${t} m WHERE ${on})`)
-  const conflicts = count(db, `SELECT count(*) FROM src.${t} s JOIN main.${t} m ON ${on} WHERE ${differs}`)
+  // one pass over the source: its keys the target lacks, and its rows that differ from the target's row with their key
+  // (a source whose key is unique counts rows; one with repeated keys counts distinct keys apart)
+  const k0 = `m.${q(rule.key[0]!)}`
+  const pass = db.prepare(`SELECT count(*) FILTER (WHERE ${k0} IS NULL), count(*) FILTER (WHERE ${k0} IS NOT NULL AND ${differs}) FROM src.${t} s LEFT JOIN main.${t} m ON ${on}`).raw().get() as number[]
+  const expectedNew = hasUniqueKey(db, 'src', rule)
+    ? Number(pass[0])
+    : count(db, `SELECT count(*) FROM (SELECT DISTINCT ${keyList} FROM src.${t}) s WHERE NOT EXISTS (SELECT 1 FROM main.${t} m WHERE ${on})`)
+  const conflicts = Number(pass[1])
   const keys =
     conflicts > 0 && rule.conflict.kind === 'reject'
       ? (db.prepare(`SELECT ${rule.key.map((k) => `s.${q(k)}`).join(', ')} FROM src.${t} s JOIN main.${t} m ON ${on} WHERE ${differs} LIMIT ${MAX_CONFLICT_KEYS}`).raw().all() as unknown[][]).map((key) => ({
@@ -178,8 +184,8 @@ function mergeTable(db: Db, rule: TableRule): { result: TableResult; keys: { tab
   if (added !== expectedNew) {
     throw new MergeCountError(`table ${rule.name}: ${added} rows added but the source has ${expectedNew} keys the target lacked (target ${before} → ${total})`)
   }
-  const missing = count(db, `SELECT count(*) FROM src.${t} s WHERE NOT EXISTS (SELECT 1 FROM main.${t} m WHERE ${on})`)
-  if (missing !== 0) throw new MergeCountError(`table ${rule.name}: ${missing} source rows have no row with their key in the target after the merge`)
+  // every source key is now in the target: the rows inserted came from the source, each with a key the target lacked,
+  // and as many were inserted as the source had such keys, so none of them is left out
   return { result: { table: rule.name, before, total, added, updated: changes - added, conflicts, sourceRows, upTo }, keys }
 }
 
@@ -211,15 +217,21 @@ function createLike(db: Db, table: string): void {
   }
 }
 
+/** Whether the table has a unique index on exactly the key columns (its primary key or a unique index). */
+function hasUniqueKey(db: Db, schema: 'main' | 'src', rule: TableRule): boolean {
+  const want = [...rule.key].sort().join('\0')
+  const pk = (db.prepare(`SELECT name, pk FROM pragma_table_info(?, ?) WHERE pk > 0 ORDER BY pk`).all(rule.name, schema) as { name: string }[]).map((r) => r.name)
+  if ([...pk].sort().join('\0') === want) return true
+  for (const ix of db.prepare(`SELECT name FROM pragma_index_list(?, ?) WHERE "unique" = 1 AND partial = 0`).all(rule.name, schema) as { name: string }[]) {
+    const cols = (db.prepare(`SELECT name FROM pragma_index_info(?, ?)`).all(ix.name, schema) as { name: string | null }[]).map((r) => r.name)
+    if (cols.every((c) => c != null) && [...cols].sort().join('\0') === want) return true
+  }
+  return false
+}
+
 /** ON CONFLICT needs a unique index on exactly the key columns: the primary key, a unique index, or one made here. */
 function ensureUniqueKey(db: Db, rule: TableRule): void {
-  const want = [...rule.key].sort().join('\0')
-  const pk = (db.prepare(`SELECT name, pk FROM pragma_table_info(?, 'main') WHERE pk > 0 ORDER BY pk`).all(rule.name) as { name: string }[]).map((r) => r.name)
-  if ([...pk].sort().join('\0') === want) return
-  for (const ix of db.prepare(`SELECT name FROM pragma_index_list(?, 'main') WHERE "unique" = 1 AND partial = 0`).all(rule.name) as { name: string }[]) {
-    const cols = (db.prepare(`SELECT name FROM pragma_index_info(?, 'main')`).all(ix.name) as { name: string | null }[]).map((r) => r.name)
-    if (cols.every((c) => c != null) && [...cols].sort().join('\0') === want) return
-  }
+  if (hasUniqueKey(db, 'main', rule)) return
   db.exec(`CREATE UNIQUE INDEX main.${q(`meshsync_key_${rule.name}`)} ON ${q(rule.name)} (${rule.key.map(q).join(', ')})`)
 }
 

@@ -85,6 +85,25 @@ describe('mergeSnapshot (real SQLite files)', () => {
     }
   })
 
+  it('a source without a unique key, with a key repeated, adds each key once', async () => {
+    const dir = await tempDir('dupkeys')
+    dirs.push(dir)
+    const src = new Database(join(dir, 'loose.db'))
+    src.exec('CREATE TABLE ratings(model TEXT, elo REAL)')
+    src.prepare('INSERT INTO ratings VALUES (?, ?), (?, ?), (?, ?)').run('a', 1, 'a', 1, 'b', 2)
+    src.close()
+    const r = rule({ ratings: { key: ['model'] } })
+    const target = openTarget(join(dir, 't.db'), { create: true })
+    try {
+      const res = mergeSnapshot(target, join(dir, 'loose.db'), r.tables)
+      expect(res.rowsAdded).toBe(2)
+      expect(tableCounts(target, r.tables)).toEqual({ ratings: 2 })
+      expect(mergeSnapshot(target, join(dir, 'loose.db'), r.tables).rowsAdded).toBe(0)
+    } finally {
+      target.close()
+    }
+  })
+
   it('refuses a source without a key column and leaves the target as it was', async () => {
     const dir = await tempDir('schema')
     dirs.push(dir)
