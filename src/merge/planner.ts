@@ -99,3 +99,18 @@ function isAlt(rule: MergeRule, path: string): boolean {
   const home = homeOf(path)
   return home != null && rule.sourceMatch(home) != null
 }
+
+/**
+ * Peers' copies of a target landed beside it (`name.<sha12>.ext`) that their
+ * origin has since replaced with a newer version: the rows are in the local
+ * target already (converge: once merged; build: this node builds the same
+ * target), and nobody announces that version any more, so the copy is
+ * dropped instead of piling up one file per version. A copy whose origin is
+ * not up is kept.
+ */
+export function supersededCopies(target: string, local: SourceVersion[], remote: RemoteVersion[], merged: (sha256: string) => boolean): SourceVersion[] {
+  const alt = altPattern(target)
+  const current = new Map<string, string>()
+  for (const r of remote) if (r.peer === r.entry.origin && r.entry.path === target) current.set(r.peer, r.entry.sha256)
+  return local.filter((e) => alt.test(e.path) && current.has(e.origin) && current.get(e.origin) !== e.sha256 && merged(e.sha256))
+}

@@ -9,7 +9,7 @@ import { prepareTarget } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
 import { mergeSource, type SourceIo } from './merge-source.js'
-import { missingSources, planBuild, planConverge, type RemoteVersion, type SourceVersion } from './planner.js'
+import { missingSources, planBuild, planConverge, supersededCopies, type RemoteVersion, type SourceVersion } from './planner.js'
 import { Provenance, type MergedSource, type TargetState } from './provenance.js'
 import { builds, type MergeRule } from './rules.js'
 import { contentHash, mergedLog, openTarget, tableCounts } from './sql-merge.js'
@@ -24,6 +24,8 @@ export interface MergeServiceInit extends Omit<SourceIo, 'now'> {
   remote: () => Iterable<RemoteVersion>
   /** Pulls a version from a peer into the data dir (it lands through the normal verified path). */
   fetch: (sha256: string, from: string, signal: AbortSignal) => Promise<unknown>
+  /** Removes a local file (a superseded peer copy of a target) from the data dir and the catalog. */
+  drop: (path: string) => Promise<void>
   events: EventLog
   clock: Clock
   log: Logger
@@ -95,11 +97,16 @@ export class MergeService {
         if (rule.mode === 'build') {
           if (!builds(rule, this.#init.self())) continue
           this.#pull(missingSources(rule, new Set(local.map((e) => e.sha256)), remote), signal)
-          for (const plan of planBuild(rule, local)) await this.#target(rule, plan.target, plan.sources, signal)
+          for (const plan of planBuild(rule, local)) {
+            await this.#target(rule, plan.target, plan.sources, signal)
+            await this.#prune(supersededCopies(plan.target, local, remote, () => true))
+          }
         } else {
           for (const plan of planConverge(rule, local, remote)) {
             this.#pull(plan.remote, signal)
             await this.#target(rule, plan.target, plan.local, signal)
+            const known = this.provenance.known(rule.name, plan.target)
+            await this.#prune(supersededCopies(plan.target, local, remote, (sha) => known.get(sha) === 'merged'))
           }
         }
       } catch (err) {
@@ -109,6 +116,13 @@ export class MergeService {
       }
     }
     this.#passes++
+  }
+
+  async #prune(copies: SourceVersion[]): Promise<void> {
+    for (const c of copies) {
+      await this.#init.drop(c.path)
+      this.#init.log.info({ path: c.path, sha256: c.sha256, origin: c.origin }, "superseded peer copy of a merge target dropped (its rows are in the local target)")
+    }
   }
 
   #pull(versions: RemoteVersion[], signal: AbortSignal): void {

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { MeshsyncNode } from '../node.js'
 import { validateFile } from '../validate/index.js'
@@ -23,6 +24,11 @@ export function mergeServiceFor(node: MeshsyncNode): MergeService {
       }
     },
     fetch: (sha256, from, signal) => node.fetch(sha256, { from, signal }),
+    drop: async (path) => {
+      const f = node.manifest.remove(path)
+      await rm(join(node.layout.dataDir, path), { force: true })
+      if (f?.snapshot != null) await rm(join(node.layout.snapshots, f.snapshot), { force: true })
+    },
     validate: (path, signal) => validateFile(path, 'sqlite', { depth: 'deep', signal }),
     quarantine: async (abs, src, reason) => {
       await node.quarantine.add(abs, { path: src.path, sha256: src.sha256, kind: 'sqlite', reason, sourcePeer: src.origin, foundAt: 'source' })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { resolveLayers } from '../../src/config/load.js'
 import { configSchema } from '../../src/config/schema.js'
 import { policyFor } from '../../src/config/policies.js'
-import { homeOf, planBuild, planConverge } from '../../src/merge/planner.js'
+import { homeOf, planBuild, planConverge, supersededCopies } from '../../src/merge/planner.js'
 import { compileRules } from '../../src/merge/rules.js'
 import { ConfigError } from '../../src/util/errors.js'
 
@@ -51,6 +51,19 @@ describe('merge rules', () => {
     expect(plans[0]!.target).toBe('ratings/elo.db')
     expect(plans[0]!.local.map((v) => v.sha256)).toEqual(['peer1'])
     expect(plans[0]!.remote.map((v) => v.entry.sha256)).toEqual(['peer2'])
+  })
+
+  it("drops a peer's copy of a target only once its origin announces a newer version (and, converge, once merged)", () => {
+    const local = [
+      { path: 'games/canonical.db', sha256: 'own', kind: 'sqlite', origin: 'me', version: 5 },
+      { path: 'games/canonical.aaaaaaaaaaaa.db', sha256: 'a-old', kind: 'sqlite', origin: 'A', version: 1 },
+      { path: 'games/canonical.bbbbbbbbbbbb.db', sha256: 'a-now', kind: 'sqlite', origin: 'A', version: 2 },
+      { path: 'games/canonical.cccccccccccc.db', sha256: 'c-old', kind: 'sqlite', origin: 'C', version: 1 },
+    ]
+    const remote = [{ peer: 'A', entry: { path: 'games/canonical.db', sha256: 'a-now', kind: 'sqlite', origin: 'A', version: 2 } }]
+    // C is not up: its copy stays; A's current version stays
+    expect(supersededCopies('games/canonical.db', local, remote, () => true).map((c) => c.sha256)).toEqual(['a-old'])
+    expect(supersededCopies('games/canonical.db', local, remote, () => false)).toEqual([])
   })
 
   it('a bad rule stops the node with the key named', () => {
