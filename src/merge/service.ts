@@ -154,8 +154,12 @@ export class MergeService {
       const log = build ? mergedLog(db) : undefined
       // build: what the target's log lacks (a version found invalid or unmergeable is not tried again); converge: what the state db lacks
       const todo = versions.filter((v) => (build ? !log!.has(v.sha256) && (known.get(v.sha256) ?? 'merged') === 'merged' : !known.has(v.sha256)))
+      // the same bytes under two paths (a replica beside a copy, two identical outputs) are one version: merged once
+      const once = new Set<string>()
       const out: PassOutcome = { merged: [], conflicts: 0, rowsAdded: 0 }
       for (const v of todo) {
+        if (once.has(v.sha256)) continue
+        once.add(v.sha256)
         signal.throwIfAborted()
         const o = await mergeSource({ ...this.#init, now: () => this.#init.clock.now() }, rule, target, db, v, { logInTarget: build, signal })
         if (o.state === 'skipped') {
@@ -186,7 +190,7 @@ export class MergeService {
       if (known.get(sha256) === 'merged') continue
       const rowsAdded = Object.values(l.tables).reduce((n, x) => n + x, 0)
       const tables = Object.fromEntries(Object.entries(l.tables).map(([t, added]) => [t, { added, sourceRows: added }]))
-      this.provenance.record({ merge: rule.name, target, sha256, sourcePath: l.sourcePath, origin: '', version: 0, state: 'merged', rowsAdded, rowsUpdated: 0, conflicts: 0, tables, timeMs: this.#init.clock.now() })
+      this.provenance.record({ merge: rule.name, target, sha256, sourcePath: l.sourcePath, origin: l.origin, version: l.version, state: 'merged', rowsAdded, rowsUpdated: 0, conflicts: 0, tables, timeMs: this.#init.clock.now() })
       known.set(sha256, 'merged')
     }
   }

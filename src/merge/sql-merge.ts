@@ -72,12 +72,11 @@ export function openTarget(path: string, opts: { create: boolean }): Db {
 }
 
 /** The sources already merged into a build target, from its own log (authoritative: written with the rows). */
-export function mergedLog(target: Db): Map<string, { sourcePath: string; tables: Record<string, number> }> {
-  const out = new Map<string, { sourcePath: string; tables: Record<string, number> }>()
+export function mergedLog(target: Db): Map<string, { sourcePath: string; origin: string; version: number; tables: Record<string, number> }> {
+  const out = new Map<string, { sourcePath: string; origin: string; version: number; tables: Record<string, number> }>()
   if (!hasTable(target, 'main', LOG_TABLE)) return out
-  for (const r of target.prepare(`SELECT sha256, source_path, tables FROM ${LOG_TABLE}`).all() as { sha256: string; source_path: string; tables: string }[]) {
-    out.set(r.sha256, { sourcePath: r.source_path, tables: JSON.parse(r.tables) as Record<string, number> })
-  }
+  const rows = target.prepare(`SELECT sha256, source_path, origin, version, tables FROM ${LOG_TABLE}`).all() as { sha256: string; source_path: string; origin: string; version: number; tables: string }[]
+  for (const r of rows) out.set(r.sha256, { sourcePath: r.source_path, origin: r.origin, version: r.version, tables: JSON.parse(r.tables) as Record<string, number> })
   return out
 }
 
