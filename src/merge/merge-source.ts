@@ -62,8 +62,8 @@ export async function mergeSource(io: SourceIo, rule: MergeRule, target: string,
     try {
       result = mergeSnapshot(db, tmp, rule.tables, opts.logInTarget ? { sourcePath: src.path, sha256: src.sha256, origin: src.origin, version: src.version, mergedMs: io.now() } : undefined)
     } catch (err) {
-      if (err instanceof MergeSchemaError || err instanceof MergeCountError) {
-        const reason = `source ${src.path}: ${err.message}`
+      if (err instanceof MergeSchemaError || err instanceof MergeCountError || refusedBySqlite(err)) {
+        const reason = `source ${src.path}: ${errorMessage(err)}`
         return { state: 'failed', reason, record: { ...base, state: 'failed', reason, timeMs: io.now() } }
       }
       throw err
@@ -77,4 +77,16 @@ export async function mergeSource(io: SourceIo, rule: MergeRule, target: string,
   } finally {
     for (const suffix of ['', '-journal', '-wal', '-shm']) await rm(`${tmp}${suffix}`, { force: true })
   }
+}
+
+/**
+ * SQLite refused this source's rows (a constraint of the target, a column it
+ * cannot take): the same version fails the same way every time, so it is
+ * recorded and the other sources go on. Busy, I/O and full-disk errors are
+ * not: the pass is retried.
+ */
+function refusedBySqlite(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  if (typeof code !== 'string') return false
+  return code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_ERROR'
 }

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { compileRules } from '../../src/merge/rules.js'
 import { contentHash, MergeSchemaError, mergedLog, mergeSnapshot, openTarget, tableCounts } from '../../src/merge/sql-merge.js'
 import { configSchema } from '../../src/config/schema.js'
+import { mergeSource } from '../../src/merge/merge-source.js'
+import { validateFile } from '../../src/validate/index.js'
 import { gameIds, integrity, SELFPLAY_TABLES, tempDir, writeGames } from './support.js'
 
 const dirs: string[] = []
@@ -99,6 +101,40 @@ describe('mergeSnapshot (real SQLite files)', () => {
       expect(res.rowsAdded).toBe(2)
       expect(tableCounts(target, r.tables)).toEqual({ ratings: 2 })
       expect(mergeSnapshot(target, join(dir, 'loose.db'), r.tables).rowsAdded).toBe(0)
+    } finally {
+      target.close()
+    }
+  })
+
+  it('a source SQLite refuses (a NOT NULL column of the target) is recorded failed, and the next source still merges', async () => {
+    const dir = await tempDir('refused')
+    dirs.push(dir)
+    await writeGames(join(dir, 'good.db'), 'g', 0, 5)
+    const bad = new Database(join(dir, 'nulls.db'))
+    bad.exec('CREATE TABLE games(game_id TEXT PRIMARY KEY, board_type TEXT, num_players INTEGER, winner INTEGER, total_moves INTEGER, created_at TEXT)')
+    bad.prepare('INSERT INTO games VALUES (?, NULL, 2, 0, 1, NULL)').run('x-1')
+    bad.close()
+    const r = rule()
+    const target = openTarget(join(dir, 'canon.db'), { create: true })
+    const io = {
+      dataDir: dir,
+      snapshotDir: dir,
+      workDir: dir,
+      validate: (p: string, signal: AbortSignal) => validateFile(p, 'sqlite', { depth: 'deep', signal }),
+      quarantine: async () => {},
+      now: () => 0,
+    }
+    const signal = new AbortController().signal
+    const v = (path: string, sha: string) => ({ path, sha256: sha.repeat(64), kind: 'sqlite', origin: 'o', version: 1 })
+    try {
+      expect((await mergeSource(io, r, 'canon.db', target, v('good.db', 'a'), { logInTarget: true, signal })).state).toBe('merged')
+      const refused = await mergeSource(io, r, 'canon.db', target, v('nulls.db', 'b'), { logInTarget: true, signal })
+      expect(refused.state).toBe('failed')
+      expect(refused.state === 'failed' && refused.reason).toMatch(/nulls\.db.*NOT NULL/)
+      expect(tableCounts(target, r.tables).games).toBe(5)
+      await writeGames(join(dir, 'more.db'), 'h', 0, 3)
+      expect((await mergeSource(io, r, 'canon.db', target, v('more.db', 'c'), { logInTarget: true, signal })).state).toBe('merged')
+      expect(tableCounts(target, r.tables).games).toBe(8)
     } finally {
       target.close()
     }
