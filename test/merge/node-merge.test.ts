@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -5,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { api, startNode, stopAll, waitFor } from '../helpers/cluster.js'
 import { eventsOf, FIXTURES } from '../replication/support.js'
+import { BIN } from '../transfer/support.js'
 import { gameIds, integrity, SELFPLAY_TABLES, writeGames } from './support.js'
 
 /**
@@ -15,6 +17,14 @@ import { gameIds, integrity, SELFPLAY_TABLES, writeGames } from './support.js'
 
 const MERGES = {
   canon: { sources: ['selfplay/{board}/*.db'], target: 'games/canonical_{board}.db', tables: SELFPLAY_TABLES, intervalSeconds: 0.5 },
+}
+
+function meshsync(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath }, timeout: 60_000 }, (err, stdout) => {
+      resolve({ code: err == null ? 0 : Number((err as { code?: unknown }).code ?? -1), stdout })
+    })
+  })
 }
 
 let nodes: MeshsyncNode[] = []
@@ -42,6 +52,8 @@ describe('merges on one node', () => {
       }
       expect(new Set(gameIds(target))).toEqual(expected)
       expect(integrity(target)).toBe('ok')
+      // the target's state is recorded at the end of the pass that merged the last version
+      await waitFor('target state recorded', () => node.merges.status().targets.find((x) => x.target === 'games/canonical_hex8.db')?.rowsTotal === expected.size * 4, 20_000, 100)
 
       const m = await api<{ targets: { target: string; rowsTotal: number; countOk: boolean; sources: number }[]; sources: { sourcePath: string; rowsAdded: number; tables: Record<string, { added: number }> }[] }>(node, '/merges')
       const t = m.targets.find((x) => x.target === 'games/canonical_hex8.db')!
@@ -62,6 +74,15 @@ describe('merges on one node', () => {
       await waitFor('target cataloged', () => node.manifest.get('games/canonical_hex8.db')?.snapshot != null, 20_000, 200)
       const status = await api<{ merges: { targets: unknown[] } }>(node, '/status')
       expect(status.merges.targets.length).toBe(1)
+
+      // `meshsync merges` (the compiled CLI: npm run build first) prints the same provenance
+      const cli = await meshsync(['merges', '--api', node.apiAddress!, '--sources'])
+      expect(cli.code).toBe(0)
+      expect(cli.stdout).toMatch(new RegExp(`canon\\s+build\\s+games/canonical_hex8\\.db\\s+\\d+\\s+${expected.size * 4}\\s+ok`))
+      expect(cli.stdout).toContain('selfplay/hex8/live.db')
+      const json = JSON.parse((await meshsync(['merges', '--api', node.apiAddress!, '--json', '--target', 'games/canonical_hex8.db'])).stdout) as { sources: { target: string }[] }
+      expect(json.sources.length).toBeGreaterThanOrEqual(4)
+      expect(json.sources.every((x) => x.target === 'games/canonical_hex8.db')).toBe(true)
     } finally {
       live.close()
     }
