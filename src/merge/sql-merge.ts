@@ -16,9 +16,6 @@ export class MergeCountError extends MeshsyncError {
 
 export interface TableResult {
   table: string
-  /** Rows in the target before and after. */
-  before: number
-  total: number
   /** Rows (keys) the source brought that the target did not have. */
   added: number
   /** Target rows replaced by the source's version (newest:<column>). */
@@ -84,9 +81,11 @@ export function mergedLog(target: Db): Map<string, { sourcePath: string; origin:
  * Merges the tables of one source database (a private consistent snapshot)
  * into the target, in one IMMEDIATE transaction: rows whose key the target
  * lacks are inserted, a key already there follows the table's conflict rule.
- * Before commit the counts are checked: target rows after = before + the
- * source's distinct keys the target lacked, and every source key is in the
- * target; a failed check throws MergeCountError and rolls everything back.
+ * Before commit the counts are checked: the rows inserted = the source's
+ * distinct keys the target lacked (counted apart, before the insert), so
+ * every source key is in the target; a failed check throws MergeCountError
+ * and rolls everything back. (Whole-target counts are the caller's, once
+ * per pass: a count(*) of a large target per source would dominate.)
  */
 export function mergeSnapshot(target: Db, snapshotPath: string, tables: TableRule[], log?: LogRow): MergeResult {
   target.prepare('ATTACH DATABASE ? AS src').run(snapshotPath)
@@ -121,11 +120,7 @@ function writeLog(target: Db, log: LogRow, r: MergeResult): void {
 
 function mergeTable(db: Db, rule: TableRule): { result: TableResult; keys: { table: string; key: unknown[] }[] } {
   const t = q(rule.name)
-  const empty = { result: { table: rule.name, before: 0, total: 0, added: 0, updated: 0, conflicts: 0, sourceRows: 0 }, keys: [] }
-  if (!hasTable(db, 'src', rule.name)) {
-    const total = hasTable(db, 'main', rule.name) ? count(db, `SELECT count(*) FROM main.${t}`) : 0
-    return { ...empty, result: { ...empty.result, before: total, total } }
-  }
+  if (!hasTable(db, 'src', rule.name)) return { result: { table: rule.name, added: 0, updated: 0, conflicts: 0, sourceRows: 0 }, keys: [] }
   if (!hasTable(db, 'main', rule.name)) createLike(db, rule.name)
   const mainCols = columns(db, 'main', rule.name)
   const srcCols = new Set(columns(db, 'src', rule.name))
@@ -143,14 +138,17 @@ function mergeTable(db: Db, rule: TableRule): { result: TableResult; keys: { tab
   const on = rule.key.map((k) => `m.${q(k)} = s.${q(k)}`).join(' AND ')
   const differs = rest.length > 0 ? `NOT (${rest.map((c) => `s.${q(c)} IS m.${q(c)}`).join(' AND ')})` : '0'
 
-  const before = count(db, `SELECT count(*) FROM main.${t}`)
-  const sourceRows = count(db, `SELECT count(*) FROM src.${t}`)
   const hasRowid = rowidTable(db, rule.name)
   const upTo = hasRowid ? ((db.prepare(`SELECT max(rowid) AS m FROM src.${t}`).get() as { m: number | null }).m ?? 0) : undefined
-  // one pass over the source: its keys the target lacks, and its rows that differ from the target's row with their key
-  // (a source whose key is unique counts rows; one with repeated keys counts distinct keys apart)
+  // one pass over the source (the target's key is unique: one joined row per source row): its rows, its keys the
+  // target lacks, and its rows that differ from the target's row with their key (a source whose key is unique
+  // counts rows; one with repeated keys counts distinct keys apart). Nothing here reads the whole target.
   const k0 = `m.${q(rule.key[0]!)}`
-  const pass = db.prepare(`SELECT count(*) FILTER (WHERE ${k0} IS NULL), count(*) FILTER (WHERE ${k0} IS NOT NULL AND ${differs}) FROM src.${t} s LEFT JOIN main.${t} m ON ${on}`).raw().get() as number[]
+  const pass = db
+    .prepare(`SELECT count(*) FILTER (WHERE ${k0} IS NULL), count(*) FILTER (WHERE ${k0} IS NOT NULL AND ${differs}), count(*) FROM src.${t} s LEFT JOIN main.${t} m ON ${on}`)
+    .raw()
+    .get() as number[]
+  const sourceRows = Number(pass[2])
   const expectedNew = hasUniqueKey(db, 'src', rule)
     ? Number(pass[0])
     : count(db, `SELECT count(*) FROM (SELECT DISTINCT ${keyList} FROM src.${t}) s WHERE NOT EXISTS (SELECT 1 FROM main.${t} m WHERE ${on})`)
@@ -164,28 +162,23 @@ function mergeTable(db: Db, rule: TableRule): { result: TableResult; keys: { tab
       : []
 
   const colList = cols.map(q).join(', ')
-  let changes: number
-  if (rule.conflict.kind === 'newest') {
+  // the keys the target lacks: each inserted once (the first of a repeated key)
+  const added = db.prepare(`INSERT INTO main.${t} (${colList}) SELECT ${colList} FROM src.${t} WHERE true ON CONFLICT DO NOTHING`).run().changes
+  if (added !== expectedNew) {
+    throw new MergeCountError(`table ${rule.name}: ${added} rows added but the source has ${expectedNew} keys the target lacked`)
+  }
+  // every source key is now in the target: the rows inserted came from the source, each with a key the target lacked,
+  // and as many were inserted as the source had such keys, so none of them is left out
+  let updated = 0
+  if (rule.conflict.kind === 'newest' && rest.length > 0) {
     const c = q(rule.conflict.column)
     const tie = (a: string) => cols.map((x) => `quote(${a}.${q(x)})`).join(" || char(31) || ")
     const wins = `(excluded.${c} IS NOT NULL AND cur.${c} IS NULL) OR excluded.${c} > cur.${c} OR (excluded.${c} IS cur.${c} AND ${tie('excluded')} > ${tie('cur')})`
     const set = rest.map((x) => `${q(x)} = excluded.${q(x)}`).join(', ')
-    const sql =
-      rest.length > 0
-        ? `INSERT INTO main.${t} AS cur (${colList}) SELECT ${colList} FROM src.${t} WHERE true ON CONFLICT(${keyList}) DO UPDATE SET ${set} WHERE ${wins}`
-        : `INSERT INTO main.${t} (${colList}) SELECT ${colList} FROM src.${t} WHERE true ON CONFLICT DO NOTHING`
-    changes = db.prepare(sql).run().changes
-  } else {
-    changes = db.prepare(`INSERT INTO main.${t} (${colList}) SELECT ${colList} FROM src.${t} WHERE true ON CONFLICT DO NOTHING`).run().changes
+    // every key is in the target now: a source row replaces the target's where it wins (a per-key maximum)
+    updated = db.prepare(`INSERT INTO main.${t} AS cur (${colList}) SELECT ${colList} FROM src.${t} WHERE true ON CONFLICT(${keyList}) DO UPDATE SET ${set} WHERE ${wins}`).run().changes
   }
-  const total = count(db, `SELECT count(*) FROM main.${t}`)
-  const added = total - before
-  if (added !== expectedNew) {
-    throw new MergeCountError(`table ${rule.name}: ${added} rows added but the source has ${expectedNew} keys the target lacked (target ${before} → ${total})`)
-  }
-  // every source key is now in the target: the rows inserted came from the source, each with a key the target lacked,
-  // and as many were inserted as the source had such keys, so none of them is left out
-  return { result: { table: rule.name, before, total, added, updated: changes - added, conflicts, sourceRows, upTo }, keys }
+  return { result: { table: rule.name, added, updated, conflicts, sourceRows, upTo }, keys }
 }
 
 function count(db: Db, sql: string): number {
