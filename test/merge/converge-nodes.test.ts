@@ -72,5 +72,11 @@ describe('converge over real nodes', () => {
       return h.every((x) => x != null && x === h[0]) ? h : undefined
     }, 30_000, 250)
     expect(new Set(hashes).size).toBe(1)
-  }, 150_000)
+
+    // a later change on one node reaches the others the same way
+    writeElo(join(nodes[1]!.layout.dataDir, 'elo.db'), [['m-a', 1555, 40]])
+    await nodes[1]!.rescan()
+    const after = expected.map((r) => (r.model === 'm-a' ? { model: 'm-a', elo: 1555, updated_at: 40 } : r))
+    await waitFor('the later change everywhere', () => nodes.every((n) => JSON.stringify(readRows(join(n.layout.dataDir, 'elo.db'))) === JSON.stringify(after)), 90_000, 250)
+  }, 200_000)
 })
