@@ -56,7 +56,7 @@ export function missingSources(rule: MergeRule, held: Set<string>, remote: Itera
   return [...out.values()]
 }
 
-const ALT_SUFFIX = /\.[0-9a-f]{12}(\.[^./]+)?$/
+const ALT_SUFFIX = /(?:\.[0-9a-f]{12})+(\.[^./]+)?$/
 
 /** The path a landed peer copy stands for (`elo.0123456789ab.db` → `elo.db`), or undefined when it is not one. */
 export function homeOf(path: string): string | undefined {

@@ -73,7 +73,7 @@ export function altPattern(path: string): RegExp {
   const base = path.slice(slash + 1)
   const dot = base.lastIndexOf('.')
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  const alt = dot > 0 ? `${esc(base.slice(0, dot))}\\.[0-9a-f]{12}${esc(base.slice(dot))}` : `${esc(base)}\\.[0-9a-f]{12}`
+  const alt = dot > 0 ? `${esc(base.slice(0, dot))}(?:\\.[0-9a-f]{12})+${esc(base.slice(dot))}` : `${esc(base)}(?:\\.[0-9a-f]{12})+`
   return new RegExp(`^${esc(dir)}${alt}$`)
 }
 
@@ -110,7 +110,8 @@ function compileRule(name: string, m: MergeConfig): MergeRule {
     const dot = t.lastIndexOf('.')
     const withAlt = dot > t.lastIndexOf('/') + 1 ? `${t.slice(0, dot)}{__alt}${t.slice(dot)}` : `${t}{__alt}`
     const re = patternRegex(withAlt)
-    targetRe = new RegExp(re.source.replace('(?<__alt>[^/]+?)', '(?:\\.[0-9a-f]{12})?'))
+    // a landed copy of a landed copy gets a second hash: `name.<sha12>.<sha12>.ext`
+    targetRe = new RegExp(re.source.replace('(?<__alt>[^/]+?)', '(?:\\.[0-9a-f]{12})*'))
   }
   const isTarget = (path: string) => targetRe?.test(path) ?? false
   return {

@@ -24,6 +24,7 @@ describe('merge rules', () => {
     const [wide] = rules({ w: { sources: ['**/*.db'], target: 'games/canonical.db', tables: TABLES } })
     expect(wide!.sourceMatch('games/canonical.db')).toBeUndefined()
     expect(wide!.sourceMatch('games/canonical.0123456789ab.db')).toBeUndefined()
+    expect(wide!.sourceMatch('games/canonical.0123456789ab.0123456789ab.db')).toBeUndefined()
     expect(wide!.sourceMatch('games/other.db')).toEqual({})
     const plan = planBuild(wide!, [
       { path: 'games/canonical.db', sha256: 'a', kind: 'sqlite', origin: 'x', version: 1 },
@@ -36,6 +37,7 @@ describe('merge rules', () => {
   it('converge: the local file is the target, landed peer versions are its sources', () => {
     const [elo] = rules({ elo: { mode: 'converge', sources: ['**/elo*.db'], tables: TABLES, conflict: 'newest:t' } })
     expect(homeOf('ratings/elo.0123456789ab.db')).toBe('ratings/elo.db')
+    expect(homeOf('ratings/elo.0123456789ab.ba9876543210.db')).toBe('ratings/elo.db')
     const plans = planConverge(
       elo!,
       [
