@@ -57,6 +57,8 @@ import { ReplicationPlanner } from './replication/planner.js'
 import { failingFsync, type StagingFsync } from './util/fs.js'
 import { Scrubber } from './catalog/scrub.js'
 import { explainStartError } from './node/start-errors.js'
+import type { MergeService } from './merge/service.js'
+import { mergeServiceFor } from './merge/wire.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -100,6 +102,8 @@ export class MeshsyncNode {
   guard!: DeletionGuard
   planner!: ReplicationPlanner
   cleanup!: Cleanup
+  /** SQLite consolidation (merges.<name>). */
+  merges!: MergeService
   /** BitTorrent for large files; undefined when off or when its port could not be opened. */
   bittorrent: Bittorrent | undefined
   #api: ApiServer | undefined
@@ -310,7 +314,8 @@ export class MeshsyncNode {
       clock: this.clock,
       log: this.log,
     })
-    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber]
+    this.merges = mergeServiceFor(this)
+    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber, this.merges]
     for (const l of this.#loops) l.start()
     this.#watch()
 

@@ -2,7 +2,7 @@ import type { InvariantResult } from '../report/types.js'
 import type { DiskFile } from './disk-scan.js'
 import type { Ledger } from './ledger.js'
 
-export const INVARIANTS = ['noDataLost', 'nothingCorruptVisible', 'convergence', 'noStorm'] as const
+export const INVARIANTS = ['noDataLost', 'nothingCorruptVisible', 'convergence', 'noStorm', 'mergedExactlyOnce'] as const
 export type InvariantName = (typeof INVARIANTS)[number]
 
 /** A broken invariant in one line: what, which file, which nodes. */

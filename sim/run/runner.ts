@@ -15,6 +15,7 @@ import { plan as makePlan, type Action, type Plan, type PlannedWrite } from '../
 import { hashFile, DiskScanner, type DiskFile } from './disk-scan.js'
 import { convergence, corruptVisible, INVARIANTS, noDataLost, noStorm, nothingCorruptVisible, type Breach } from './invariants.js'
 import { Ledger } from './ledger.js'
+import { MergeCheck } from './merge-check.js'
 import { GossipProbe } from './gossip-probe.js'
 import { Observer } from './observer.js'
 import { buildReport } from './report.js'
@@ -69,6 +70,8 @@ class Run {
   readonly byName = new Map<string, SimNode>()
   readonly settings = new Map<string, Record<string, unknown>>()
   readonly policies: ResolvedPolicy[]
+  /** Build merges of the scenario config: their targets are written by the nodes (not in the ledger), checked by mergedExactlyOnce. */
+  readonly merges: MergeCheck
   readonly scanner = new DiskScanner()
   readonly corrupt = new Map<string, { path: string; node: string; sha256: string; expected?: string; atMs: number }>()
   readonly fate = new Map<string, 'killed' | 'gone' | 'replaced'>()
@@ -106,7 +109,9 @@ class Run {
     this.o = o
     this.file = file
     this.log = o.progress ?? ((l) => process.stderr.write(`${l}\n`))
-    this.policies = resolveLayers([{ source: 'scenario config', values: { ...SIM_BASE_SETTINGS, ...plan.scenario.config, 'node.name': 'policy-probe' } }], { cwd: process.cwd() }).resolvedPolicies
+    const probe = resolveLayers([{ source: 'scenario config', values: { ...SIM_BASE_SETTINGS, ...plan.scenario.config, 'node.name': 'policy-probe' } }], { cwd: process.cwd() })
+    this.policies = probe.resolvedPolicies
+    this.merges = new MergeCheck(probe.merges, () => this.workDir)
   }
 
   async execute(): Promise<SimOutcome> {
@@ -484,6 +489,7 @@ class Run {
     const t = this.observer?.now() ?? 0
     for (const list of disk.values()) this.filesChecked += list.length
     for (const c of corruptVisible(this.ledger, disk)) {
+      if (this.merges.isTarget(c.path)) continue
       const key = `${c.node}\0${c.path}\0${c.sha256}`
       if (!this.corrupt.has(key)) this.corrupt.set(key, { ...c, atMs: t })
     }
@@ -503,7 +509,7 @@ class Run {
     let i = 0
     for (;;) {
       await this.#sample(i++ % 5 === 0)
-      if (this.#settled()) break
+      if (this.#settled() && (this.merges.rules.length === 0 || (await this.merges.complete(this.ledger, this.nodes, await this.#scanDisks())))) break
       if (this.observer.now() - began > limit) {
         this.log('sim: settle time is up')
         break
@@ -532,6 +538,7 @@ class Run {
       nothingCorruptVisible: nothingCorruptVisible(this.corrupt, this.scans, this.filesChecked),
       convergence: convergence(this.quietAtMs, this.convergedSince, s.invariants.convergeWithin * 1000, this.lastDisagreements),
       noStorm: noStorm(this.observer.totals(), needed, s.invariants.stormFactor),
+      mergedExactlyOnce: await this.merges.check(this.ledger, this.nodes, disk),
     }
     const invariants: SimReport['invariants'] = {}
     const breaches: Breach[] = []

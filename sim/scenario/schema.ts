@@ -124,7 +124,7 @@ export const scenarioSchema = z.strictObject({
       /** noStorm: bytes moved at most this many times the bytes that had to move. */
       stormFactor: z.number().gt(1).default(3),
       /** Invariants not to check (reported as skipped). */
-      skip: z.array(z.enum(['noDataLost', 'nothingCorruptVisible', 'convergence', 'noStorm'])).default([]),
+      skip: z.array(z.enum(['noDataLost', 'nothingCorruptVisible', 'convergence', 'noStorm', 'mergedExactlyOnce'])).default([]),
     })
     .prefault({}),
 })

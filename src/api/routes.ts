@@ -82,5 +82,6 @@ export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
       if (b.id == null && b.all !== true && b.olderThanSeconds == null) throw new BadRequestError('give id, all: true, or olderThanSeconds')
       return node.quarantine.purge({ id: b.id != null ? String(b.id) : undefined, olderThanMs: b.olderThanSeconds != null ? Number(b.olderThanSeconds) * 1000 : 0 })
     })
+    .route('GET', '/merges', (req) => ({ ...node.merges.status(), sources: node.merges.provenance.sources({ merge: req.query.get('merge') ?? undefined, target: req.query.get('target') ?? undefined }) }))
     .route('GET', '/metrics', async () => new RawResponse(200, 'text/plain; version=0.0.4; charset=utf-8', await node.metrics.text()))
 }

@@ -7,6 +7,7 @@ import { registerInspectCommands } from './inspect.js'
 import { registerLocalCommands } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
 import { registerSimCommand } from './sim-command.js'
+import { registerMergesCommand } from './merges-command.js'
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
@@ -92,6 +93,7 @@ export function buildProgram(): Command {
   registerInspectCommands(program, { apiAddressFrom })
   registerTransferCommands(program, { apiAddressFrom })
   registerSimCommand(program)
+  registerMergesCommand(program, { apiAddressFrom })
   return program
 }
 

@@ -5,6 +5,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { ConfigError } from '../util/errors.js'
 import { checkContradictions } from './contradictions.js'
 import { resolvePolicies, type ResolvedPolicy } from './policies.js'
+import { compileRules, mergeTargetPolicies } from '../merge/rules.js'
 import { configSchema, type Config, type HostConfig, type Role } from './schema.js'
 
 /** A value and where it came from, so errors can say "env MESHSYNC_X" or "--flag". */
@@ -173,7 +174,8 @@ export function resolveLayers(layers: Layer[], ctx: { cwd: string; fileDir?: str
     if (h.bootstrap != null && hostName !== name && !bootstrap.includes(h.bootstrap)) bootstrap.push(h.bootstrap)
   }
 
-  const resolvedPolicies = resolvePolicies(cfg.policies)
+  compileRules(cfg.merges) // a bad merge rule stops the node with the key's name
+  const resolvedPolicies = [...mergeTargetPolicies(cfg.merges), ...resolvePolicies(cfg.policies)]
   const keySources = Object.fromEntries(sources)
   const resolved: ResolvedConfig = { ...cfg, node, dataDir, swarmKey, bootstrap, resolvedPolicies, configFile: ctx.file, keySources }
   checkContradictions(resolved, (key) => findSource(sources, key), (key) => sources.get(key))

@@ -71,6 +71,32 @@ const policySchema = z.strictObject({
 })
 export type PolicyConfig = z.output<typeof policySchema>
 
+const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'table and column names: letters, digits and underscore')
+/** keep-first | newest:<column> | reject */
+const conflictRule = z.string().regex(/^(keep-first|reject|newest:[A-Za-z_][A-Za-z0-9_]*)$/, "expected keep-first, reject or newest:<column>")
+
+const mergeSchema = z.strictObject({
+  /** build: sources merged into one target per placeholder values; converge: each local copy takes in its peers' versions. */
+  mode: z.enum(['build', 'converge']).default('build'),
+  /** Path patterns (relative to the data dir) of the source databases: `*`, `**`, `?` and `{name}` placeholders. */
+  sources: z.array(z.string().min(1)).min(1),
+  kind: z.literal('sqlite').default('sqlite'),
+  /** build: the target path, with the placeholders of the sources, e.g. games/canonical_{board}_{players}p.db. */
+  target: z.string().min(1).optional(),
+  /** Tables merged, with the columns that identify a row (rows are never duplicated). */
+  tables: z.record(sqlName, z.strictObject({ key: z.array(sqlName).min(1), conflict: conflictRule.optional() })).refine((t) => Object.keys(t).length > 0, 'name at least one table'),
+  /** What a row whose key is already in the target with other values does (tables may override). */
+  conflict: conflictRule.default('keep-first'),
+  /** Nodes that build the target (build mode): any of these roles (empty: any) and any of these tags (empty: no tag needed). */
+  roles: z.array(z.enum(ROLES)).default([]),
+  tags: z.array(z.string()).default([]),
+  /** The target's own replication policy (placed before all others). */
+  policy: policySchema.omit({ match: true }).optional(),
+  /** Seconds between merge passes (the loop is also woken by catalog changes). */
+  intervalSeconds: z.number().gt(0).default(10),
+})
+export type MergeConfig = z.output<typeof mergeSchema>
+
 const hostSchema = z.strictObject({
   role: z.enum(ROLES).default('worker'),
   provider: z.string().max(64).default('local'),
@@ -252,6 +278,12 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   policies: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'policy names are lower-case words'), policySchema).optional(),
+  /**
+   * SQLite consolidation (src/merge/): `merges.<name>` merges the tables of
+   * every source database matching `sources` into `target` (build), or keeps
+   * every holder's copy of a small shared database converged (converge).
+   */
+  merges: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'merge names are lower-case words'), mergeSchema).default({}),
   bittorrent: z
     .strictObject({
       enabled: z.boolean().default(true),

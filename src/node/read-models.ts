@@ -208,6 +208,7 @@ export class ReadModels {
       /** TCP port of the BitTorrent client; null when BitTorrent is off on this node. */
       bittorrentPort: node.bittorrent?.port ?? null,
       replication: this.replication(),
+      merges: node.merges.status(),
       nodes,
       /** Builds (health `version`) of the nodes not down, this one included; `mixed` while an upgrade is half done. */
       versions: versionSummary(nodes.filter((n) => n.state !== 'down').map((n) => String(n.version))),

@@ -34,6 +34,9 @@ export const EVENT_TYPES = [
   'evacuation_started',
   'evacuation_finished',
   'file_withheld',
+  'database_merged',
+  'merge_conflict',
+  'merge_failed',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 

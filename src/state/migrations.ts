@@ -124,4 +124,35 @@ export const MIGRATIONS: string[] = [
     time_ms INTEGER NOT NULL
   );
   `,
+  // 3: SQLite consolidation (src/merge/): which source versions went into which target
+  `
+  CREATE TABLE merge_sources (
+    merge         TEXT NOT NULL,            -- merges.<name>
+    target        TEXT NOT NULL,            -- relative path of the target
+    sha256        TEXT NOT NULL,            -- the source version merged
+    source_path   TEXT NOT NULL,
+    origin        TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    state         TEXT NOT NULL,            -- merged | invalid | failed
+    rows_added    INTEGER NOT NULL DEFAULT 0,
+    rows_updated  INTEGER NOT NULL DEFAULT 0,
+    conflicts     INTEGER NOT NULL DEFAULT 0,
+    tables        TEXT,                     -- JSON: per table rows added, source rows, up to which rowid
+    reason        TEXT,
+    time_ms       INTEGER NOT NULL,
+    PRIMARY KEY (merge, target, sha256)
+  );
+  CREATE TABLE merge_targets (
+    merge         TEXT NOT NULL,
+    target        TEXT NOT NULL,
+    mode          TEXT NOT NULL,            -- build | converge
+    rows_total    INTEGER NOT NULL,
+    tables        TEXT NOT NULL,            -- JSON: rows per table
+    content_hash  TEXT NOT NULL,            -- SHA-256 of the rows in key order
+    count_ok      INTEGER NOT NULL,         -- the last row-count check passed
+    sources       INTEGER NOT NULL,
+    time_ms       INTEGER NOT NULL,
+    PRIMARY KEY (merge, target)
+  );
+  `,
 ]
