@@ -603,7 +603,7 @@ export class Download {
       if (s.complete && this.#soleHolder(s.peer)) {
         // the only holder: what it verified is kept, the bad chunk is asked for again; it is dropped only
         // for a cooldown after a run of bad chunks (then probed again), never for the rest of the download
-        this.#saySole(s.peer, `it sent ${s.bad} chunks that failed their hash`)
+        this.#saySole(s.peer, s.bad === 1 ? 'it sent a chunk that failed its hash' : `it sent ${s.bad} chunks that failed their hash`)
         if (s.badRun >= MAX_BAD_CHUNKS) {
           this.#cooldown.set(s.peer, now)
           this.#closeSession(s, new InvalidMessageError(`${s.peer} sent ${s.badRun} chunks in a row that failed their hash`))
