@@ -105,7 +105,13 @@ export class ProcessNode {
           reject(e)
         },
       })
-      this.child.send({ id, op, ...args })
+      // the child can die between the check above and this write (a kill -9 at the moment of a partition): with a
+      // callback that is this request's failure (EPIPE), not an unhandled 'error' event that ends the whole run
+      this.child.send({ id, op, ...args }, (err) => {
+        if (err == null) return
+        this.#pending.get(id)?.reject(new Error(`${this.name}: ${op} could not be sent (${err.message})`))
+        this.#pending.delete(id)
+      })
     })
   }
 

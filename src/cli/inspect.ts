@@ -48,6 +48,8 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
           `replication: ${r.files} files known, ${r.filesUnderMin} under their minimum, ${formatBytes(r.bytesAtRisk)} at risk, sync lag ${formatDuration(r.syncLagMs)}`,
           `  pulling ${r.pulling}, repairs ${r.repairsStarted} (${r.repairsDeferred} deferred), deleted ${r.deleted} (${formatBytes(r.bytesFreed)}), refused ${r.cleanupRefused}${r.evacuating ? ', EVACUATING' : ''}`,
         )
+        // biome-ignore lint/suspicious/noExplicitAny: fields of the status JSON
+        for (const f of (r.atRisk ?? []) as any[]) lines.push(`  AT RISK: ${f.path}: its only holder ${f.peerName ?? short(f.peer, 12)} is flaky (${f.reason}); kept and probed`)
       }
       if (Array.isArray(s.nodes) && s.nodes.length > 0) {
         lines.push(
@@ -105,7 +107,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
       out(o, files, () =>
         table(
           ['PATH', 'SIZE', 'KIND', 'COPIES', 'SHA256', 'HOLDERS'],
-          files.map((f) => [f.path, formatBytes(f.size), f.kind, `${f.verifiedCopies}/${f.minCopies}`, f.sha256.slice(0, 12), f.holderNames.join(',')]),
+          files.map((f) => [f.path, formatBytes(f.size), f.kind, `${f.verifiedCopies}/${f.minCopies}${f.atRisk != null ? ' at risk' : ''}`, f.sha256.slice(0, 12), f.holderNames.join(',')]),
         ),
       )
     })

@@ -236,6 +236,8 @@ export const configSchema = z.strictObject({
           preset: z.enum(['default', 'aggressive', 'patient']).default('default'),
           failures: z.int().min(1).max(100).optional(),
           openSeconds: z.number().gt(0).optional(),
+          /** The only usable holder of a file is still probed through its open breaker, at most once per this long. */
+          soleProbeSeconds: z.number().gt(0).default(5),
         })
         .prefault({}),
       /** Abandoned staging files older than this are removed. */

@@ -24,6 +24,22 @@ export interface FileJson {
   minCopies: number
   /** Holders that count as copies: live, or down for less than the grace period. */
   verifiedCopies: number
+  /**
+   * Present when the file has fewer copies that count than its minimum; with
+   * `flakyHolder` when this node is fetching it and its only usable holder
+   * is flaky (sent bad chunks, or its circuit breaker is open).
+   */
+  atRisk?: AtRiskJson
+}
+
+export interface AtRiskJson {
+  copies: number
+  minCopies: number
+  /** Peer ID of the only usable holder, which is flaky; and its name. */
+  flakyHolder?: string
+  flakyHolderName?: string
+  reason?: string
+  sinceMs?: number
 }
 
 export interface PeerJson {
@@ -120,6 +136,12 @@ export class ReadModels {
       for (const e of p.entries.values()) add(e, p.peerId, p.name ?? p.peerId, counts, false)
     }
     const files = [...out.values()]
+    for (const f of files) {
+      const flaky = node.transfers.atRisk.get(f.sha256)
+      if (f.verifiedCopies >= f.minCopies && flaky == null) continue
+      f.atRisk = { copies: f.verifiedCopies, minCopies: f.minCopies }
+      if (flaky != null) Object.assign(f.atRisk, { flakyHolder: flaky.peer, flakyHolderName: node.view.get(flaky.peer)?.name, reason: flaky.reason, sinceMs: flaky.sinceMs })
+    }
     return (match != null ? files.filter((f) => match(f.path)) : files).sort((a, b) => a.path.localeCompare(b.path))
   }
 
@@ -140,6 +162,8 @@ export class ReadModels {
       cleanupRefused: node.cleanup.stats.refused,
       evacuating: node.evacuating,
       lastTickMs: s.lastTickMs,
+      /** Files this node is fetching from a sole holder that is flaky (the file_at_risk event). */
+      atRisk: node.transfers.atRisk.list().map((f) => ({ ...f, peerName: node.view.get(f.peer)?.name })),
     }
   }
 

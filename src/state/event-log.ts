@@ -28,6 +28,7 @@ export const EVENT_TYPES = [
   'npz_export_complete',
   'replicated',
   'repair_started',
+  'file_at_risk',
   'file_deleted',
   'cleanup_refused',
   'disk_level_changed',

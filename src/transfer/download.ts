@@ -61,6 +61,12 @@ export interface DownloadInit {
   onProgress?: (p: Progress) => void
   /** The metadata a holder sent broke the pre-transfer checks. */
   onBadMeta?: (peer: string, reason: string) => void
+  /**
+   * The only usable holder of the file is flaky: it is probed through its
+   * open breaker, or kept after sending bad chunks where another holder
+   * would have been dropped. Said at most once per download.
+   */
+  onSoleHolder?: (peer: string, reason: string) => void
   /** Also hash SHA-1 pieces of this length, in order with the whole-file SHA-256 (a torrent's pieces, for landing). */
   sha1PieceLength?: number
   /** fsync of the staging file (tests make it fail); default fsync(2). */
@@ -101,11 +107,17 @@ interface SessionState {
   bad: number
   lastHaveAsk: number
   closed: boolean
+  /** Bad chunks since the last good one. */
+  badRun: number
 }
 
 /** Source failures are remembered this long within one download. */
 const SOURCE_COOLDOWN_MS = 5000
-/** A source that sent this many bad chunks is dropped for the rest of the download. */
+/**
+ * A source that sent this many bad chunks is dropped for the rest of the
+ * download; the only usable holder is not: its session is closed after this
+ * many bad chunks in a row, and it is probed again after the cooldown.
+ */
 const MAX_BAD_CHUNKS = 2
 const HAVE_POLL_MS = 500
 const PERSIST_MS = 500
@@ -159,6 +171,7 @@ export class Download {
   #rateWindow: { t: number; bytes: number }[] = []
   #opening = new Set<string>()
   readonly #openingComplete = new Map<string, boolean>()
+  #soleSaid = false
 
   constructor(init: DownloadInit) {
     this.#init = init
@@ -337,7 +350,11 @@ export class Download {
     let partialOpen = this.#sessions.size + this.#opening.size - completeOpen
     for (const pick of candidates) {
       if (pick.complete ? completeOpen >= init.maxSources : partialOpen >= Math.max(init.maxSources, MAX_PARTIAL_SESSIONS)) continue
-      if (!init.breakers.allow(pick.peer)) continue
+      if (!init.breakers.allow(pick.peer)) {
+        // an open breaker never shuts out the only usable holder: it is probed at a bounded rate instead
+        if (!pick.complete || !this.#soleHolder(pick.peer) || !init.breakers.probe(pick.peer)) continue
+        this.#saySole(pick.peer, 'its circuit breaker is open; probed as the only holder')
+      }
       this.#open(pick)
       if (pick.complete) completeOpen++
       else partialOpen++
@@ -351,6 +368,19 @@ export class Download {
       }
     }
     init.clock.setTimeout(() => this.#tick(), 250)
+  }
+
+  /** No other complete holder is usable now (each is banned, behind an open breaker, or there is none). */
+  #soleHolder(peer: string): boolean {
+    const { sources, breakers } = this.#init
+    return !sources().some((s) => s.complete && s.peer !== peer && !this.#banned.has(s.peer) && breakers.state(s.peer) !== 'open')
+  }
+
+  #saySole(peer: string, reason: string): void {
+    if (this.#soleSaid) return
+    this.#soleSaid = true
+    this.#init.log.warn({ peer, path: this.entry.path, reason }, 'the only holder of a file is flaky; it is kept and probed')
+    this.#init.onSoleHolder?.(peer, reason)
   }
 
   #open(src: Source): void {
@@ -386,6 +416,7 @@ export class Download {
           bad: 0,
           lastHaveAsk: init.clock.now(),
           closed: false,
+          badRun: 0,
         }
         this.#sessions.set(src.peer, s)
         this.#used.add(src.peer)
@@ -566,14 +597,26 @@ export class Download {
       this.#release(full)
       this.#badChunks++
       s.bad++
+      s.badRun++
       init.onBadChunk(s.peer, index)
       init.breakers.failure(s.peer)
+      if (s.complete && this.#soleHolder(s.peer)) {
+        // the only holder: what it verified is kept, the bad chunk is asked for again; it is dropped only
+        // for a cooldown after a run of bad chunks (then probed again), never for the rest of the download
+        this.#saySole(s.peer, s.bad === 1 ? 'it sent a chunk that failed its hash' : `it sent ${s.bad} chunks that failed their hash`)
+        if (s.badRun >= MAX_BAD_CHUNKS) {
+          this.#cooldown.set(s.peer, now)
+          this.#closeSession(s, new InvalidMessageError(`${s.peer} sent ${s.badRun} chunks in a row that failed their hash`))
+        }
+        return
+      }
       if (s.bad >= MAX_BAD_CHUNKS) {
         this.#banned.add(s.peer)
         this.#closeSession(s, new InvalidMessageError(`${s.peer} sent ${s.bad} chunks that failed their hash`))
       }
       return
     }
+    s.badRun = 0
     s.lastChunkMs = now
     this.#lastProgressMs = now
     init.breakers.success(s.peer)

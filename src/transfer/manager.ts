@@ -14,6 +14,7 @@ import { CancelledError, errorMessage, FsyncError, isAbort, MeshsyncError, NoSpa
 import type { StagingFsync } from '../util/fs.js'
 import type { Logger } from '../util/log.js'
 import { Loop } from '../util/loop.js'
+import { AtRiskFiles } from './at-risk.js'
 import type { CircuitBreakers } from './circuit-breaker.js'
 import { bytesToWrite, type DiskSpace, isNoSpace, noRoomMessage } from './disk-room.js'
 import { Download, type Progress, type Source } from './download.js'
@@ -151,12 +152,15 @@ export class TransferManager {
   readonly #active = new Map<string, Active>()
   readonly #waiters = new Map<string, { resolve: (f: ManifestEntry) => void; reject: (e: unknown) => void }[]>()
   readonly #copies = new Map<string, number>()
+  /** Files being fetched whose only usable holder is flaky (status, files, the file_at_risk event). */
+  readonly atRisk: AtRiskFiles
   readonly #loop: Loop
   #lastCleanMs = 0
   #cleaning: Promise<void> | undefined
 
   constructor(init: TransferManagerInit) {
     this.#init = init
+    this.atRisk = new AtRiskFiles({ events: init.events, clock: init.clock, wanted: (sha) => init.store.get(sha) != null })
     this.#loop = new Loop({ name: 'transfers', intervalMs: 500, clock: init.clock, log: init.log, jitter: 0 }, () => this.#tick())
   }
 
@@ -417,10 +421,14 @@ export class TransferManager {
       .peers()
       .filter((p) => p.peerId !== self && p.state === 'up' && !complete.includes(p.peerId) && p.health?.downloading.includes(sha) === true)
       .map((p) => p.peerId)
-    // busy holders last: a loaded node says so in its health
+    // busy holders last: a loaded node says so in its health; holders whose breaker is not closed after
+    // them (ranked last, never dropped: the download probes one that is the only holder)
     const accepting = (p: string) => (view.get(p)?.health?.accepting === false ? 1 : 0)
+    const flaky = (p: string) => (this.#init.breakers.state(p) === 'closed' ? 0 : 1)
     return [
-      ...shuffle(complete).sort((a, b) => accepting(a) - accepting(b)).map((peer) => ({ peer, complete: true })),
+      ...shuffle(complete)
+        .sort((a, b) => flaky(a) - flaky(b) || accepting(a) - accepting(b))
+        .map((peer) => ({ peer, complete: true })),
       ...shuffle(partial).map((peer) => ({ peer, complete: false })),
     ]
   }
@@ -461,6 +469,7 @@ export class TransferManager {
         init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, chunk: index })
       },
       onBadMeta: (peer, reason) => init.events.emit('chunk_rejected', { peer, sha256: sha, path: row.entry.path, reason: `metadata: ${reason}` }),
+      onSoleHolder: (peer, reason) => this.atRisk.mark({ sha256: sha, path: row.entry.path, peer, reason, copies: this.#copies.get(sha) }),
       sha1PieceLength: init.landing.pieceLength?.(row.entry.size),
       fsync: init.stagingFsync,
       onStalled: (idleMs, sources) => {

@@ -60,6 +60,43 @@ describe('circuit breaker trip', () => {
   })
 })
 
+describe('circuit breaker probes of a sole holder', () => {
+  it('lets one probe through an open breaker at most once per soleProbeMs, leaves it open on failure, closes on success', async () => {
+    const clock = new ManualClock()
+    const b = new CircuitBreakers({ failures: 3, openMs: 600_000, soleProbeMs: 5000 }, clock)
+    expect(b.probe('p')).toBe(true) // closed: no limit
+    b.trip('p')
+    expect(b.allow('p')).toBe(false)
+    expect(b.probe('p')).toBe(true)
+    expect(b.probe('p')).toBe(false) // one at a time
+    b.failure('p')
+    expect(b.state('p')).toBe('open')
+    expect(b.probe('p')).toBe(false) // and at most one per 5 s
+    await clock.advance(4999)
+    expect(b.probe('p')).toBe(false)
+    await clock.advance(1)
+    expect(b.probe('p')).toBe(true)
+    // the other downloads (which have a choice) still skip it
+    expect(b.allow('p')).toBe(false)
+    b.success('p')
+    expect(b.state('p')).toBe('closed')
+    expect(b.allow('p')).toBe(true)
+  })
+
+  it('forgets a trial nobody reported on, so a called-off download cannot shut a peer out', async () => {
+    const clock = new ManualClock()
+    const b = new CircuitBreakers({ failures: 1, openMs: 1000, soleProbeMs: 1000 }, clock)
+    b.failure('p')
+    await clock.advance(1000)
+    expect(b.allow('p')).toBe(true) // the half-open trial, never reported
+    await clock.advance(1000)
+    expect(b.allow('p')).toBe(false)
+    expect(b.probe('p')).toBe(false)
+    await clock.advance(30_000)
+    expect(b.allow('p')).toBe(true)
+  })
+})
+
 describe('weighted rate limiter', () => {
   it('holds the rate and shares it by priority weight', async () => {
     const clock = new ManualClock()
