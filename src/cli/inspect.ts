@@ -3,7 +3,7 @@ import type { FileJson, PeerJson } from '../node/read-models.js'
 import { ApiClient } from './api-client.js'
 import { followEvents } from './follow-events.js'
 import { formatBytes, formatDuration, table } from './format.js'
-import { idTail, PeerNames } from './peer-names.js'
+import { idTail, PeerNames, peerLabel } from './peer-names.js'
 
 interface Helpers {
   apiAddressFrom(o: Record<string, unknown>): string
@@ -49,7 +49,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
           `  pulling ${r.pulling}, repairs ${r.repairsStarted} (${r.repairsDeferred} deferred), deleted ${r.deleted} (${formatBytes(r.bytesFreed)}), refused ${r.cleanupRefused}${r.evacuating ? ', EVACUATING' : ''}`,
         )
         // biome-ignore lint/suspicious/noExplicitAny: fields of the status JSON
-        for (const f of (r.atRisk ?? []) as any[]) lines.push(`  AT RISK: ${f.path}: its only holder ${f.peerName ?? short(f.peer, 12)} is flaky (${f.reason}); kept and probed`)
+        for (const f of (r.atRisk ?? []) as any[]) lines.push(`  AT RISK: ${f.path}: its only holder ${peerLabel(f.peer, f.peerName)} is flaky (${f.reason}); kept and probed`)
       }
       if (Array.isArray(s.nodes) && s.nodes.length > 0) {
         lines.push(
