@@ -158,6 +158,7 @@ export class MeshsyncNode {
         announce: cfg.announce,
         bootstrap: cfg.bootstrap,
         psk,
+        onConnectionError: (err, remoteAddr) => this.log.warn({ remoteAddr, err: err.message }, 'connection closed: its data path failed'),
         gater: this.gater,
         protocolPrefix: cfg.mesh.protocolPrefix,
         lan: cfg.mesh.lan,
