@@ -10,6 +10,7 @@ import { round } from './stats.js'
 import { timedFetch } from './timed-fetch.js'
 import { testFile } from './test-file.js'
 import { benchArgs } from './args.js'
+import { writeSwarmKey } from '../../bootstrap/swarm-key.js'
 
 /**
  * Transfer throughput: one file (default 1 GiB) between node processes on
@@ -17,23 +18,36 @@ import { benchArgs } from './args.js'
  * write and fsync (the unencrypted ceiling), measured in the same run. Then
  * the same file from 3 sources to 1 receiver.
  *
- *   npm run bench -- transfer [--size-mib 1024] [--runs 1]
+ *   npm run bench -- transfer [--size-mib 1024] [--swarm-key off|on|both] [--runs 3]
+ *
+ * `--swarm-key on` runs the nodes in a private network (a swarm key made for
+ * the run); `both` measures 1 -> 1 with and without it, alternating, `--runs`
+ * times each, and prints min / median / max of both.
  */
 export async function run(argv: string[]): Promise<void> {
-  const { num } = benchArgs(argv)
+  const { num, str } = benchArgs(argv)
   const sizeMiB = num('size-mib', 1024)
+  const swarm = str('swarm-key', 'off')
+  if (!['off', 'on', 'both'].includes(swarm)) throw new Error(`--swarm-key: expected off, on or both, got ${JSON.stringify(swarm)}`)
   const work = await mkdtemp(join(tmpdir(), 'bench-transfer-'))
   try {
     const file = await testFile(sizeMiB)
     const sha = (await readFile(`${file}.sha256`, 'utf8')).trim()
     const size = (await stat(file)).size
-    process.stderr.write(`transfer bench: ${sizeMiB} MiB file ${sha.slice(0, 12)}\n`)
+    process.stderr.write(`transfer bench: ${sizeMiB} MiB file ${sha.slice(0, 12)}, swarm key ${swarm}\n`)
+    const keyFile = join(work, 'swarm.key')
+    await writeSwarmKey(keyFile)
+    if (swarm === 'both') {
+      await withAndWithout(file, sha, size, work, keyFile, sizeMiB, num('runs', 3))
+      return
+    }
+    const extra = swarm === 'on' ? { swarmKey: keyFile } : {}
 
     const plain = await plainTcp(file, join(work, 'plain.out'))
     process.stderr.write(`plain TCP: ${round(size / 1e6 / plain.seconds)} MB/s\n`)
-    const one = await meshsync(file, sha, size, work, 1)
+    const one = await meshsync(file, sha, size, work, 1, extra)
     process.stderr.write(`meshsync 1 -> 1: ${round(size / 1e6 / one.seconds)} MB/s, receiver peak RSS ${round(one.peakRssMiB)} MiB\n`)
-    const three = await meshsync(file, sha, size, work, 3)
+    const three = await meshsync(file, sha, size, work, 3, extra)
     process.stderr.write(`meshsync 3 -> 1: ${round(size / 1e6 / three.seconds)} MB/s, receiver peak RSS ${round(three.peakRssMiB)} MiB\n`)
 
     const plainTcpMBps = round(size / 1e6 / plain.seconds)
@@ -41,6 +55,7 @@ export async function run(argv: string[]): Promise<void> {
     const result = {
       bench: 'transfer',
       sizeMiB,
+      swarmKey: swarm === 'on',
       plainTcpMBps,
       meshsyncMBps,
       ratio: round(meshsyncMBps / plainTcpMBps, 2),
@@ -75,8 +90,36 @@ async function plainTcp(file: string, out: string): Promise<{ seconds: number }>
   return result
 }
 
-async function meshsync(file: string, sha: string, _size: number, work: string, sources: number): Promise<{ seconds: number; peakRssMiB: number; idleRssMiB: number; sources: number }> {
-  const settings = { 'catalog.stableSeconds': 0, 'gossip.healthIntervalSeconds': 0.5, 'gossip.suspectAfterSeconds': 3, 'gossip.downAfterSeconds': 6, 'disk.minFree': 0, 'transfer.maxSources': sources, 'log.level': 'warn' }
+/** 1 -> 1 with and without a swarm key, alternating (so both see the same load), `runs` times each. */
+async function withAndWithout(file: string, sha: string, size: number, work: string, keyFile: string, sizeMiB: number, runs: number): Promise<void> {
+  const plain: number[] = []
+  const open: number[] = []
+  const keyed: number[] = []
+  for (let r = 0; r < runs; r++) {
+    plain.push(size / 1e6 / (await plainTcp(file, join(work, 'plain.out'))).seconds)
+    open.push(size / 1e6 / (await meshsync(file, sha, size, work, 1, {})).seconds)
+    keyed.push(size / 1e6 / (await meshsync(file, sha, size, work, 1, { swarmKey: keyFile })).seconds)
+    process.stderr.write(`run ${r + 1}/${runs}: plain TCP ${round(plain[r]!)} MB/s, no swarm key ${round(open[r]!)}, swarm key ${round(keyed[r]!)}\n`)
+  }
+  const spread = (xs: number[]): string => {
+    const s = [...xs].sort((a, b) => a - b)
+    return `${round(s[0]!)} / ${round(s[Math.floor(s.length / 2)]!)} / ${round(s[s.length - 1]!)}`
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  process.stdout.write(
+    `\n| transfer, 1 -> 1 (${sizeMiB} MiB, loopback, ${runs} runs) | MB/s min / median / max |\n|---|---|\n` +
+      `| plain node:net TCP + SHA-256 + write + fsync | ${spread(plain)} |\n` +
+      `| meshsync, no swarm key | ${spread(open)} |\n` +
+      `| meshsync, swarm key (pnet, XSalsa20) | ${spread(keyed)} |\n\n`,
+  )
+  const result = { bench: 'transfer', mode: 'swarm-key both', sizeMiB, runs, plainTcpMBps: plain.map((x) => round(x)), noSwarmKeyMBps: open.map((x) => round(x)), swarmKeyMBps: keyed.map((x) => round(x)), medianRatio: round(median(keyed) / median(open), 2) }
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+async function meshsync(file: string, sha: string, _size: number, work: string, sources: number, extra: Record<string, unknown>): Promise<{ seconds: number; peakRssMiB: number; idleRssMiB: number; sources: number }> {
+  await rm(join(work, `dst${sources}`), { recursive: true, force: true })
+  for (let i = 0; i < sources; i++) await rm(join(work, `src${sources}-${i}`), { recursive: true, force: true })
+  const settings = { ...extra, 'catalog.stableSeconds': 0, 'gossip.healthIntervalSeconds': 0.5, 'gossip.suspectAfterSeconds': 3, 'gossip.downAfterSeconds': 6, 'disk.minFree': 0, 'transfer.maxSources': sources, 'log.level': 'warn' }
   const nodes: ProcessNode[] = []
   try {
     for (let i = 0; i < sources; i++) {

@@ -35,7 +35,7 @@ export interface PskProtectorInit {
   timeoutMs?: number
   /** A connection closed because its data path failed. */
   onError?: (err: Error, remoteAddr: string) => void
-  /** Tests only: the cipher for each direction of each connection. */
+  /** The cipher for each direction of each connection (fault injection and tests; default XSalsa20Stream). */
   cipher?: (key: Uint8Array, nonce: Uint8Array, direction: 'in' | 'out') => { update(input: Uint8Array): Uint8Array }
 }
 
@@ -177,4 +177,25 @@ class PskProtector implements ConnectionProtector {
 /** libp2p's `connectionProtector` option: `pskProtector({ psk, onError })`. */
 export function pskProtector(init: PskProtectorInit): () => ConnectionProtector {
   return () => new PskProtector(init)
+}
+
+/**
+ * Fault injection (debug.failPnetConnections): the first `n` connections get
+ * ciphers that throw once 1 MiB has passed through them (either direction),
+ * as the xsalsa20 WASM did on received data when its memory ran out.
+ */
+export function failingCiphers(n: number): NonNullable<PskProtectorInit['cipher']> {
+  // each connection asks for its inbound cipher first, then its outbound one
+  let left = n * 2
+  return (key, nonce) => {
+    const real = new XSalsa20Stream(key, nonce)
+    if (left <= 0) return real
+    left--
+    return {
+      update: (b: Uint8Array) => {
+        if (real.position > 1024 * 1024) throw new RangeError('debug.failPnetConnections: injected cipher failure')
+        return real.update(b)
+      },
+    }
+  }
 }
