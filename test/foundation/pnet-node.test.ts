@@ -9,7 +9,7 @@ import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
 import { REPLICATION_FAST, sha256Of } from '../replication/support.js'
 
 const MiB = 1024 * 1024
-let nodes: MeshsyncNode[] = []
+const nodes: MeshsyncNode[] = []
 let dir = ''
 
 afterAll(async () => {
