@@ -185,6 +185,11 @@ export class MeshsyncNode {
         announce: cfg.announce,
         bootstrap: cfg.bootstrap,
         psk,
+        onConnectionError: (err, remoteAddr) => {
+          this.metrics.connectionsFailed.inc()
+          this.log.warn({ remoteAddr, err: err.message }, 'connection closed: its data path failed')
+        },
+        failPnetConnections: cfg.debug.failPnetConnections,
         gater: this.gater,
         protocolPrefix: cfg.mesh.protocolPrefix,
         lan: cfg.mesh.lan,

@@ -43,6 +43,11 @@ export class Metrics {
     labelNames: ['peer'] as const,
     registers: [this.registry],
   })
+  readonly connectionsFailed = new Counter({
+    name: 'meshsync_connections_failed_total',
+    help: 'Connections closed because their data path failed (the private-network cipher threw); the node stays up',
+    registers: [this.registry],
+  })
   readonly transferSeconds = new Histogram({
     name: 'meshsync_transfer_seconds',
     help: 'Time to fetch and land a file',

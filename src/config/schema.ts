@@ -315,6 +315,8 @@ export const configSchema = z.strictObject({
       corruptTorrents: z.boolean().default(false),
       /** The first N fsyncs of staging files fail with EIO (a failing disk). */
       failStagingFsyncs: z.int().min(0).default(0),
+      /** The first N private-network (swarm key) connections fail their cipher once 1 MiB has passed either way (a crashing pnet cipher). */
+      failPnetConnections: z.int().min(0).default(0),
     })
     .prefault({}),
 })

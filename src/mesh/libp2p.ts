@@ -7,11 +7,11 @@ import { KEEP_ALIVE, type PrivateKey, type ServiceMap } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { fastMsgId } from './fast-msg-id.js'
 import type { PeerGater } from './gater.js'
+import { failingCiphers, pskProtector } from './pnet.js'
 import type { ConnectionFacts } from './reconnect.js'
 
 export interface MeshInit {
@@ -21,6 +21,10 @@ export interface MeshInit {
   bootstrap: string[]
   /** Swarm key file contents: a private network only nodes with the same key can join. */
   psk?: Uint8Array
+  /** A private-network connection closed because its data path failed (see src/mesh/pnet.ts). */
+  onConnectionError?: (err: Error, remoteAddr: string) => void
+  /** Fault injection: the first N pnet connections fail (debug.failPnetConnections). */
+  failPnetConnections?: number
   gater: PeerGater
   protocolPrefix: string
   /** Keep private and loopback addresses in the DHT. */
@@ -54,7 +58,7 @@ export async function createMesh<S extends ServiceMap>(init: MeshInit, // biome-
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux(YAMUX_INIT)],
-    connectionProtector: init.psk != null ? preSharedKey({ psk: init.psk }) : undefined,
+    connectionProtector: init.psk != null ? pskProtector({ psk: init.psk, onError: init.onConnectionError, cipher: (init.failPnetConnections ?? 0) > 0 ? failingCiphers(init.failPnetConnections!) : undefined }) : undefined,
     connectionGater: init.gater.gater(),
     connectionManager: {
       maxConnections: init.maxConnections,

@@ -649,7 +649,9 @@ export class Download {
         this.#hashInOrder(data)
         this.#hashCursor++
       }
-      if (this.have!.get(this.#hashCursor) && this.#catchingUp == null) void this.#catchUp()
+      // in the background; a failed read back (the staging file closed under it when the download ended
+      // early, e.g. its source was killed) fails this download, never the process as an unhandled rejection
+      if (this.have!.get(this.#hashCursor) && this.#catchingUp == null) this.#catchUp().catch((err) => this.#fail(err))
       this.#persist(false)
       this.#init.onProgress?.(this.progress())
       if (this.have!.full()) this.#tick()
