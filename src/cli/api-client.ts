@@ -1,15 +1,42 @@
+import { findRunningNode } from '../api/key.js'
 import { MeshsyncError } from '../util/errors.js'
 
-/** Talks to a running node's local HTTP API. */
+/**
+ * Talks to a running node's local HTTP API. The key: the one given
+ * (--api-key, MESHSYNC_API_KEY, the config's data dir), else the per-user
+ * registry's entry for a node on this host at that address.
+ */
 export class ApiClient {
   readonly base: string
+  readonly #key: string | undefined
 
-  constructor(hostPort: string) {
+  constructor(hostPort: string, key?: string) {
     this.base = `http://${hostPort}`
+    this.#key = key ?? findRunningNode(hostPort)?.key
+  }
+
+  #headers(json: boolean): Record<string, string> {
+    const h: Record<string, string> = {}
+    if (this.#key != null) h.authorization = `Bearer ${this.#key}`
+    if (json) h['content-type'] = 'application/json'
+    return h
   }
 
   async get<T>(path: string, signal?: AbortSignal): Promise<T> {
     return this.#request<T>('GET', path, undefined, signal)
+  }
+
+  /** GET that answers the JSON whatever the status (for routes whose status is the verdict, e.g. /health/cluster). */
+  async getAny<T>(path: string, signal?: AbortSignal): Promise<{ status: number; body: T }> {
+    let res: Response
+    try {
+      res = await fetch(`${this.base}${path}`, { signal, headers: this.#headers(false) })
+    } catch (err) {
+      throw this.#unreachable(err)
+    }
+    const body = (await res.json().catch(() => null)) as T & { error?: string; code?: string }
+    if (res.status !== 200 && res.status !== 503) throw new MeshsyncError(body?.code ?? 'ERR_API', body?.error ?? `GET ${path}: HTTP ${res.status}`)
+    return { status: res.status, body }
   }
 
   async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
@@ -19,7 +46,7 @@ export class ApiClient {
   /** Opens the server-sent event stream. */
   async stream(path: string, signal?: AbortSignal): Promise<Response> {
     try {
-      return await fetch(`${this.base}${path}`, { signal, headers: { accept: 'text/event-stream' } })
+      return await fetch(`${this.base}${path}`, { signal, headers: { ...this.#headers(false), accept: 'text/event-stream' } })
     } catch (err) {
       throw this.#unreachable(err)
     }
@@ -31,7 +58,7 @@ export class ApiClient {
       res = await fetch(`${this.base}${path}`, {
         method,
         signal,
-        headers: body != null ? { 'content-type': 'application/json' } : undefined,
+        headers: this.#headers(body != null),
         body: body != null ? JSON.stringify(body) : undefined,
       })
     } catch (err) {
@@ -45,8 +72,8 @@ export class ApiClient {
       throw new MeshsyncError('ERR_API', `${method} ${path}: the node answered ${res.status} with something that is not JSON`)
     }
     if (!res.ok) {
-      const e = (json as { error?: { code?: string; message?: string } })?.error
-      throw new MeshsyncError(e?.code ?? 'ERR_API', e?.message ?? `${method} ${path}: HTTP ${res.status}`)
+      const e = json as { error?: string; code?: string } | null
+      throw new MeshsyncError(e?.code ?? 'ERR_API', typeof e?.error === 'string' ? e.error : `${method} ${path}: HTTP ${res.status}`)
     }
     return json as T
   }

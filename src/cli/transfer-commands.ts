@@ -7,6 +7,7 @@ import { formatBytes, progressLine, short, table } from './format.js'
 
 interface Helpers {
   apiAddressFrom(o: Record<string, unknown>): string
+  apiKeyFrom(o: Record<string, unknown>): string | undefined
 }
 
 type TransferState = TransferJson & { state: string; path: string }
@@ -16,7 +17,8 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   const withApi = (cmd: Command): Command =>
     cmd
       .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
-      .option('-c, --config <file>', 'read api.listen from this config file')
+      .option('-c, --config <file>', 'read api.listen (and the key in its data dir) from this config file')
+      .option('--api-key <key>', 'the node’s API key (default: MESHSYNC_API_KEY, the data dir’s .meshsync/api.key, or the key of the node at --api on this host)')
       .option('--json', 'print JSON for scripts')
 
   withApi(program.command('fetch').description('fetch a file by its SHA-256 into this node’s data dir (exit 0 once it has landed)'))
@@ -25,7 +27,7 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
     .option('--timeout <seconds>', 'give up after this long', '3600')
     .action(async (sha256: string, o: Record<string, unknown>) => {
       if (!/^[0-9a-f]{64}$/.test(sha256)) throw new MeshsyncError('ERR_INVALID_REQUEST', `'${sha256}' is not a SHA-256 (64 lower-case hex digits)`)
-      const api = new ApiClient(h.apiAddressFrom(o))
+      const api = new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o))
       const deadline = Date.now() + Number(o.timeout) * 1000
       await api.post('/fetch', { sha256, from: o.from })
       const tty = process.stderr.isTTY && o.json !== true
@@ -56,12 +58,12 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
     .argument('<file>', 'path under the node’s data dir, or SHA-256')
     .action(async (file: string, o: Record<string, unknown>) => {
       const body = /^[0-9a-f]{64}$/.test(file) ? { sha256: file } : { path: file }
-      const r = await new ApiClient(h.apiAddressFrom(o)).post<{ sha256: string; path: string; size: number }>('/promote', body)
+      const r = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).post<{ sha256: string; path: string; size: number }>('/promote', body)
       process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `promoted ${r.path} (${formatBytes(r.size)}, ${short(r.sha256, 12)})\n`)
     })
 
   withApi(program.command('transfers').description('downloads queued, running, waiting to retry or failed')).action(async (o: Record<string, unknown>) => {
-    const list = await new ApiClient(h.apiAddressFrom(o)).get<TransferJson[]>('/transfers')
+    const list = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).get<TransferJson[]>('/transfers')
     if (o.json === true) {
       process.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
       return
@@ -87,7 +89,7 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   withApi(q.command('list').description('quarantined files with the reason'))
     .option('--all', 'include released and purged ones')
     .action(async (o: Record<string, unknown>) => {
-      const list = await new ApiClient(h.apiAddressFrom(o)).get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
+      const list = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
         return
@@ -102,7 +104,7 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   withApi(q.command('release').description('put a quarantined file back under its original name (you decided it is good)'))
     .argument('<id>')
     .action(async (id: string, o: Record<string, unknown>) => {
-      const r = await new ApiClient(h.apiAddressFrom(o)).post<QuarantineRecord>('/quarantine/release', { id })
+      const r = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).post<QuarantineRecord>('/quarantine/release', { id })
       process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `released ${r.id} to ${r.path}\n`)
     })
   withApi(q.command('purge').description('delete quarantined files: one id, --all, or --older-than SECONDS'))
@@ -111,7 +113,7 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
     .option('--older-than <seconds>', 'held files older than this')
     .action(async (id: string | undefined, o: Record<string, unknown>) => {
       if (id == null && o.all !== true && o.olderThan == null) throw new MeshsyncError('ERR_INVALID_REQUEST', 'name an id, or pass --all or --older-than SECONDS')
-      const r = await new ApiClient(h.apiAddressFrom(o)).post<QuarantineRecord[]>('/quarantine/purge', {
+      const r = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).post<QuarantineRecord[]>('/quarantine/purge', {
         id,
         all: o.all === true,
         olderThanSeconds: o.olderThan != null ? Number(o.olderThan) : undefined,
