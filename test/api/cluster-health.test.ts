@@ -46,7 +46,7 @@ describe('cluster health', () => {
   it('a file copied once it is on both; then a node goes down: 503, the file and node are named, doctor exits 1', async () => {
     await writeFile(join(a.layout.dataDir, 'precious.bin'), randomBytes(10_000))
     await a.rescan()
-    await waitFor('b holds the copy', () => b!.manifest.all().some((f) => f.path === 'precious.bin'), 30_000)
+    await waitFor('b holds the copy', () => [...b!.manifest.all()].some((f) => f.path === 'precious.bin'), 30_000)
     await b!.stop()
     const h = await waitFor(
       'health says the file is under its minimum and hb is down',
