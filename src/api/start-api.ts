@@ -1,6 +1,7 @@
 import type { MeshsyncNode } from '../node.js'
 import { registerAuthRoutes } from './auth-routes.js'
 import { registerDashboardRoutes } from './dashboard-routes.js'
+import { registerHealthMetrics } from './health-metrics.js'
 import { registerHealthRoutes } from './health-routes.js'
 import { RequestGuard } from './guard.js'
 import { loadOrCreateApiKey, registerRunningNode } from './key.js'
@@ -36,6 +37,7 @@ export async function startApi(node: MeshsyncNode, tls: ApiTls | undefined, extr
   registerAuthRoutes(server, guard)
   registerHealthRoutes(server, node)
   registerDashboardRoutes(server, node)
+  registerHealthMetrics(node)
   for (const add of extra) add(server)
   const address = await server.listen(cfg.listen, tls != null ? { cert: tls.cert, key: tls.key } : undefined)
   guard.port = address.port
