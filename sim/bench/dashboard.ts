@@ -103,7 +103,9 @@ export async function run(argv: string[]): Promise<void> {
         node.view.replaceManifest(p, 1, entries.get(p)!)
       })
     })
-    const keepUp = setInterval(() => peers.forEach((p, i) => node.view.applyHealth(p, health(p, i))), 2000)
+    const keepUp = setInterval(() => peers.forEach((p, i) => {
+      node.view.applyHealth(p, health(p, i))
+    }), 2000)
     try {
       out.plannerTickMs = await ms(() => node.planner.tick())
       const api = `http://${node.apiAddress}`

@@ -1,5 +1,6 @@
 import { findRunningNode } from '../api/key.js'
 import { MeshsyncError } from '../util/errors.js'
+import { httpsFetch, localCertFingerprint } from './tls-fetch.js'
 
 /**
  * Talks to a running node's local HTTP API. The key: the one given
@@ -9,10 +10,23 @@ import { MeshsyncError } from '../util/errors.js'
 export class ApiClient {
   readonly base: string
   readonly #key: string | undefined
+  /** SHA-256 of a local node's self-signed certificate, trusted instead of a CA. */
+  readonly #pin: string | undefined
 
+  /** `hostPort` may start with https:// (a node elsewhere with a CA-signed certificate). */
   constructor(hostPort: string, key?: string) {
-    this.base = `http://${hostPort}`
-    this.#key = key ?? findRunningNode(hostPort)?.key
+    const explicit = /^https?:\/\//.exec(hostPort)?.[0]
+    const bare = explicit != null ? hostPort.slice(explicit.length).replace(/\/$/, '') : hostPort
+    const local = findRunningNode(bare)
+    const scheme = explicit != null ? explicit.slice(0, -3) : (local?.scheme ?? 'http')
+    this.base = `${scheme}://${bare}`
+    this.#key = key ?? local?.key
+    this.#pin = scheme === 'https' && local != null ? localCertFingerprint(local.dataDir) : undefined
+  }
+
+  #fetch(path: string, init: { method?: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<Response> {
+    const url = `${this.base}${path}`
+    return url.startsWith('https:') ? httpsFetch(url, { ...init, pin: this.#pin }) : fetch(url, init)
   }
 
   #headers(json: boolean): Record<string, string> {
@@ -30,7 +44,7 @@ export class ApiClient {
   async getAny<T>(path: string, signal?: AbortSignal): Promise<{ status: number; body: T }> {
     let res: Response
     try {
-      res = await fetch(`${this.base}${path}`, { signal, headers: this.#headers(false) })
+      res = await this.#fetch(path, { signal, headers: this.#headers(false) })
     } catch (err) {
       throw this.#unreachable(err)
     }
@@ -46,7 +60,7 @@ export class ApiClient {
   /** Opens the server-sent event stream. */
   async stream(path: string, signal?: AbortSignal): Promise<Response> {
     try {
-      return await fetch(`${this.base}${path}`, { signal, headers: { ...this.#headers(false), accept: 'text/event-stream' } })
+      return await this.#fetch(path, { signal, headers: { ...this.#headers(false), accept: 'text/event-stream' } })
     } catch (err) {
       throw this.#unreachable(err)
     }
@@ -55,7 +69,7 @@ export class ApiClient {
   async #request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     let res: Response
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = await this.#fetch(path, {
         method,
         signal,
         headers: this.#headers(body != null),
@@ -80,6 +94,7 @@ export class ApiClient {
 
   #unreachable(err: unknown): Error {
     if ((err as Error).name === 'AbortError') return err as Error
+    if (/TLS certificate/.test((err as Error).message)) return new MeshsyncError('ERR_TLS', `${this.base}: ${(err as Error).message}`)
     return new MeshsyncError('ERR_API_UNREACHABLE', `no meshsync node answers at ${this.base} (is it running? pass --api HOST:PORT or set MESHSYNC_API)`)
   }
 }

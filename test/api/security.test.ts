@@ -158,6 +158,12 @@ describe('API beyond loopback', () => {
       const r = await http(addr, 'GET', '/status', { headers: { authorization: `Bearer ${node.apiKey}` }, tls: { ca: node.apiTls!.cert } })
       expect(r.status).toBe(200)
       expect(statSync(join(node.layout.stateDir, 'api-key.pem')).mode & 0o777).toBe(0o600)
+      // the CLI on this host: HTTPS, the certificate pinned from the data dir, the key from the registry; no flags
+      const cli = await meshsync(['status', '--api', addr, '--json'])
+      expect(cli.stderr).toBe('')
+      expect(JSON.parse(cli.stdout).peerId).toBe(node.peerId)
+      const purge = await meshsync(['quarantine', 'purge', '--all', '--api', addr])
+      expect(purge.code).toBe(0)
     } finally {
       await stopAll([node])
     }
