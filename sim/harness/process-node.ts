@@ -139,6 +139,8 @@ export class ProcessNode {
       '--api',
       api,
       '--local-cluster',
+      // a namespace's own address is beyond loopback: plain HTTP there is the simulation's choice
+      ...(apiHost === '127.0.0.1' ? [] : ['--set', 'api.insecure=true']),
       ...(o.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
       ...Object.entries(o.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]),
     ]
@@ -169,7 +171,7 @@ export class ProcessNode {
   }
 
   async get<T>(path: string): Promise<T> {
-    const res = await fetch(`http://${this.api}${path}`, { signal: AbortSignal.timeout(10_000) })
+    const res = await fetch(`http://${this.api}${path}`, { headers: localApiHeaders(this.api), signal: AbortSignal.timeout(10_000) })
     const body = (await res.json()) as T & { error?: string }
     if (!res.ok) throw new Error(`${this.name} GET ${path}: ${body.error ?? res.status}`)
     return body

@@ -372,7 +372,7 @@ export class ProcNode extends SimNode {
       p.get<StatusView>('/status'),
       p.get<FileView[]>('/files'),
       p.get<PeerView[]>('/peers'),
-      fetch(`http://${p.api}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()),
+      fetch(`http://${p.api}/metrics`, { headers: localApiHeaders(p.api), signal: AbortSignal.timeout(10_000) }).then((r) => r.text()),
     ])
     return { status, files, peers, bytesIn: metricSum(metrics, 'in'), bytesOut: metricSum(metrics, 'out') }
   }

@@ -59,13 +59,14 @@ export function registryDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(homedir(), '.local', 'state', 'meshsync', 'run')
 }
 
-const entryFile = (dir: string, port: number): string => join(dir, `api-${port}.json`)
+/** One file per listen address (namespaced simulations run many nodes on one port, each on its own address). */
+const entryFile = (dir: string, host: string, port: number): string => join(dir, `api-${port}-${host.replace(/[^A-Za-z0-9.-]/g, '_')}.json`)
 
 /** Records a running node's API address and key; returns a function that removes the entry. */
 export function registerRunningNode(entry: RegistryEntry, dir = registryDir()): () => void {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   chmodSync(dir, 0o700)
-  const file = entryFile(dir, entry.port)
+  const file = entryFile(dir, entry.host, entry.port)
   try {
     unlinkSync(file)
   } catch {}
@@ -107,15 +108,18 @@ export function findRunningNode(hostPort: string, dir = registryDir()): Registry
   const host = hostPort.slice(0, i)
   const port = Number(hostPort.slice(i + 1))
   if (!Number.isInteger(port)) return undefined
-  let entry: RegistryEntry
-  try {
-    entry = JSON.parse(readFileSync(entryFile(dir, port), 'utf8')) as RegistryEntry
-  } catch {
-    return undefined
+  // the node listens on that host, on every address, or (asked by a loopback name) on a loopback address
+  const hosts = [host, '0.0.0.0', '::', ...(isLoopbackHost(host) ? ['127.0.0.1', 'localhost', '::1'] : [])]
+  for (const h of new Set(hosts)) {
+    let entry: RegistryEntry
+    try {
+      entry = JSON.parse(readFileSync(entryFile(dir, h, port), 'utf8')) as RegistryEntry
+    } catch {
+      continue
+    }
+    if (alive(entry.pid)) return entry
   }
-  if (!alive(entry.pid)) return undefined
-  const same = entry.host === host || isWildcardHost(entry.host) || (isLoopbackHost(entry.host) && isLoopbackHost(host))
-  return same ? entry : undefined
+  return undefined
 }
 
 /** Every live entry (for `meshsync dashboard` with no address). */
@@ -128,7 +132,7 @@ export function runningNodes(dir = registryDir()): RegistryEntry[] {
   }
   const out: RegistryEntry[] = []
   for (const n of names) {
-    if (!/^api-\d+\.json$/.test(n)) continue
+    if (!/^api-\d+-.+\.json$/.test(n)) continue
     try {
       const e = JSON.parse(readFileSync(join(dir, n), 'utf8')) as RegistryEntry
       if (alive(e.pid)) out.push(e)
