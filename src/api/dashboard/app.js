@@ -52,6 +52,7 @@ async function initAuth() {
   const s = await api('GET', '/auth/session')
   if (s.authenticated && s.csrf != null) state.csrf = s.csrf
   showSession()
+  return s
 }
 
 function showSession() {
@@ -66,7 +67,8 @@ $('login').addEventListener('submit', async (ev) => {
     $('login-key').value = ''
     $('login-msg').textContent = ''
     showSession()
-    refresh()
+    if (state.onLogin != null) state.onLogin()
+    else refresh()
   } catch (e) {
     $('login-msg').textContent = e.message
   }
@@ -366,7 +368,16 @@ async function refresh() {
 }
 
 async function main() {
-  await initAuth()
+  const session = await initAuth()
+  if (state.csrf == null && session.beyondLoopback) {
+    // beyond loopback every read needs the key: ask for it before asking for anything else
+    replace($('verdict'), h('strong', {}, 'log in with the API key to see this node'))
+    $('login-key').focus()
+    await new Promise((resolve) => {
+      state.onLogin = resolve
+    })
+    state.onLogin = null
+  }
   await refresh()
   const backlog = await api('GET', '/events?limit=200').catch(() => [])
   state.events = backlog
