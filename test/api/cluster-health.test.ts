@@ -84,6 +84,18 @@ describe('cluster health', () => {
     void hung.stop()
   }, 120_000)
 
+  it('a state database that cannot be written is named', async () => {
+    const n = await startNode({ name: 'hdb' })
+    try {
+      n.db.close()
+      const h = await waitFor('db problem', async () => (await health(n)).body.problems.find((p) => p.kind === 'not_writable'))
+      expect(h.subject).toBe(n.layout.db)
+      expect(h.message).toMatch(/state database .*state\.db cannot be written/)
+    } finally {
+      await stopAll([n])
+    }
+  })
+
   it('a node past disk.urgentAt is named', async () => {
     const n = await startNode({ name: 'hfull', settings: { 'disk.pushAt': 0.00001, 'disk.urgentAt': 0.00002, 'disk.cleanupAt': 0.00003 } })
     try {

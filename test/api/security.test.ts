@@ -128,6 +128,13 @@ describe('API security', () => {
     expect(wrong.stderr).toMatch(/wrong API key/)
     const env = await meshsync(['quarantine', 'purge', '--all', '--api', addr], { MESHSYNC_API_KEY: key })
     expect(env.code).toBe(0)
+    // `meshsync dashboard` prints a link whose token logs a browser in, once
+    const link = await meshsync(['dashboard', '--api', addr, '--json'])
+    expect(link.code).toBe(0)
+    const url = new URL((JSON.parse(link.stdout) as { url: string }).url)
+    expect(url.host).toBe(addr)
+    const ex = await http(addr, 'POST', '/auth/exchange', { headers: json, body: JSON.stringify({ token: url.searchParams.get('token') }) })
+    expect(ex.status).toBe(200)
   }, 60_000)
 })
 
