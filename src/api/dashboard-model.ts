@@ -64,6 +64,7 @@ export class DashboardModel {
     const plan = this.#node.planner.plan()
     if (plan === this.#rowsFor) return this.#rows
     const rows: FileRow[] = []
+    const bySha = new Map<string, FileRow>()
     for (const p of plan.values()) {
       const f = p.known.facts
       rows.push({
@@ -80,8 +81,13 @@ export class DashboardModel {
         under: p.placement.copies.length < p.policy.minCopies,
         promoted: f.promoted,
       })
+      bySha.set(f.sha256, rows[rows.length - 1]!)
     }
-    rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    // the same files in the same places as last tick (the common case): keep last tick's order, no sort
+    const prev = this.#rows
+    const same = prev.length === rows.length && prev.every((r) => bySha.get(r.sha256)?.path === r.path)
+    if (same) for (let i = 0; i < prev.length; i++) rows[i] = bySha.get(prev[i]!.sha256)!
+    else rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     this.#rows = rows
     this.#rowsFor = plan
     return rows
