@@ -174,6 +174,8 @@ export class RequestGuard {
     if (!this.keyMatches(key)) {
       recent.push(now)
       this.#failures.set(addr, recent)
+      // bounded: addresses whose failures are all older than the window are forgotten
+      if (this.#failures.size > 10_000) for (const [a, ts] of this.#failures) if (ts.every((t) => t <= now - MINUTE)) this.#failures.delete(a)
       throw new ApiRefusedError('ERR_BAD_KEY', 'wrong API key', 401)
     }
     this.#failures.delete(addr)
