@@ -70,6 +70,13 @@ export function registerRunningNode(entry: RegistryEntry, dir = registryDir()): 
   try {
     unlinkSync(file)
   } catch {}
+  // entries of nodes that died without removing theirs (kill -9)
+  for (const n of readdirSync(dir)) {
+    if (!n.startsWith('api-') || !n.endsWith('.json')) continue
+    try {
+      if (!alive((JSON.parse(readFileSync(join(dir, n), 'utf8')) as RegistryEntry).pid)) unlinkSync(join(dir, n))
+    } catch {}
+  }
   writeFileSync(file, JSON.stringify(entry), { mode: 0o600, flag: 'wx' })
   return () => {
     try {
