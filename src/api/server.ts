@@ -71,20 +71,11 @@ export class TooLargeError extends MeshsyncError {
 export class ApiServer {
   readonly #routes = new Map<string, { handler: Handler; public: boolean }>()
   readonly #log: Logger
-  #guard: RequestGuard | undefined
+  readonly #guard: RequestGuard | undefined
   #server: Server | undefined
 
   constructor(log: Logger, guard?: RequestGuard) {
     this.#log = log
-    this.#guard = guard
-  }
-
-  get guard(): RequestGuard | undefined {
-    return this.#guard
-  }
-
-  /** Sets the guard once the listen port is known. */
-  setGuard(guard: RequestGuard): void {
     this.#guard = guard
   }
 
@@ -93,7 +84,7 @@ export class ApiServer {
     return this
   }
 
-  /** Binds the port (TLS when cert and key are given). Call setGuard before the first request arrives. */
+  /** Binds the port (TLS when cert and key are given). */
   async listen(hostPort: string, tls?: { cert: string; key: string }): Promise<{ host: string; port: number }> {
     const i = hostPort.lastIndexOf(':')
     const host = hostPort.slice(0, i)
