@@ -10,12 +10,13 @@ import { readSwarmKey } from '../bootstrap/swarm-key.js'
 import { manifestSync, type ManifestSync } from '../protocols/manifest/index.js'
 import type { HealthReport } from '../protocols/health/index.js'
 import { Metrics } from './api/metrics.js'
-import { ApiServer } from './api/server.js'
-import { registerRoutes } from './api/routes.js'
+import type { ApiServer } from './api/server.js'
+import { startApi } from './api/start-api.js'
+import { apiTls, type ApiTls } from './api/tls.js'
 import { LocalManifest, type LocalFile } from './catalog/local-manifest.js'
 import { Scanner } from './catalog/scanner.js'
 import { ClusterView } from './cluster/view.js'
-import { configSource, type ResolvedConfig } from './config/load.js'
+import type { ResolvedConfig } from './config/load.js'
 import { policyFor } from './config/policies.js'
 import { Gossip } from './gossip/gossip.js'
 import { AddressBook } from './mesh/address-book.js'
@@ -32,7 +33,7 @@ import { openStateDb, type Db } from './state/db.js'
 import { EventLog } from './state/event-log.js'
 import { systemClock, type Clock } from './util/clock.js'
 import { createLogger, type Logger } from './util/log.js'
-import { Loop } from './util/loop.js'
+import { Loop, loopScope } from './util/loop.js'
 import { validateFile } from './validate/index.js'
 import type { Verdict } from './validate/types.js'
 import type { Kind } from './config/schema.js'
@@ -108,6 +109,11 @@ export class MeshsyncNode {
   bittorrent: Bittorrent | undefined
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
+  #unregisterApi: (() => void) | undefined
+  /** The API key (DATA_DIR/.meshsync/api.key), set once the API listens. */
+  apiKey = ''
+  /** The API's TLS certificate; undefined for plain HTTP. */
+  apiTls: ApiTls | undefined
   #loops: { start(): void; stop(): Promise<void> }[] = []
   #watcher: FSWatcher | undefined
   /** debug.failStagingFsyncs: staging fsyncs that fail (tests); undefined on a real node. */
@@ -139,6 +145,9 @@ export class MeshsyncNode {
     return this.#diskLevel
   }
 
+  /** Every Loop this node made (they add themselves, see loopScope), for /health/cluster. */
+  readonly loops: Loop[] = []
+
   /**
    * Starts every part. When one cannot start (an address in use, a data dir
    * that is a file...), whatever had started is stopped again before the
@@ -146,7 +155,7 @@ export class MeshsyncNode {
    */
   async start(): Promise<void> {
     try {
-      await this.#start()
+      await loopScope.run(this.loops, () => this.#start())
     } catch (err) {
       this.log.debug({ err: (err as Error).stack ?? String(err) }, 'start failed; stopping what had started')
       await this.#undoStart()
@@ -158,6 +167,8 @@ export class MeshsyncNode {
     const cfg = this.config
     checkRequiredProtocols(cfg.cluster.requireProtocols)
     await ensureLayout(this.layout)
+    // refuse a beyond-loopback API without TLS before anything else starts
+    this.apiTls = await apiTls(cfg.api, this.layout.stateDir)
     const identity = await loadOrCreateIdentity(this.layout.identity)
     this.privateKey = identity.privateKey
     this.peerId = peerIdFromPrivateKey(identity.privateKey).toString()
@@ -324,9 +335,11 @@ export class MeshsyncNode {
     for (const l of this.#loops) l.start()
     this.#watch()
 
-    this.#api = new ApiServer(this.log)
-    registerRoutes(this.#api, this)
-    this.#apiAddress = await this.#api.listen(cfg.api.listen, configSource(cfg, 'api.listen'))
+    const api = await startApi(this, this.apiTls)
+    this.#api = api.server
+    this.#apiAddress = api.address
+    this.apiKey = api.key
+    this.#unregisterApi = api.unregister
 
     this.#started = true
     this.events.emit('node_started', { peer: this.peerId, name: cfg.node.name, version: BUILD_VERSION, addresses: this.addresses })
@@ -338,6 +351,7 @@ export class MeshsyncNode {
     this.#started = false
     this.events.emit('node_stopping', { peer: this.peerId })
     this.#watcher?.close()
+    this.#unregisterApi?.()
     await this.#api?.close()
     await Promise.all(this.#loops.map((l) => l.stop()))
     await this.cleanup.stop()
@@ -360,6 +374,7 @@ export class MeshsyncNode {
       }
     }
     this.#watcher?.close()
+    await quietly('api registry', () => this.#unregisterApi?.())
     await quietly('api', () => this.#api?.close())
     await quietly('loops', () => Promise.all(this.#loops.map((l) => l.stop())))
     await quietly('cleanup', () => this.cleanup?.stop())

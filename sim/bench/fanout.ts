@@ -6,6 +6,7 @@ import { ProcNode, type SimNode } from '../harness/sim-node.js'
 import { hashFile } from '../run/disk-scan.js'
 import { round } from './stats.js'
 import { benchArgs } from './args.js'
+import { localApiHeaders } from '../../src/api/key.js'
 
 /**
  * Fan-out: one node holds a file (default 256 MiB), 8 nodes want it, every
@@ -96,7 +97,7 @@ async function timeFetch(nodes: SimNode[], sha: string): Promise<number> {
   await Promise.all(
     nodes.map(async (n) => {
       const api = (n as ProcNode).proc!.api
-      const res = await fetch(`http://${api}/fetch`, { method: 'POST', body: JSON.stringify({ sha256: sha }) })
+      const res = await fetch(`http://${api}/fetch`, { method: 'POST', headers: localApiHeaders(api), body: JSON.stringify({ sha256: sha }) })
       if (!res.ok) throw new Error(`${n.name}: /fetch ${res.status} ${await res.text()}`)
     }),
   )

@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   replication: () => import('./replication.js'),
   catalog: () => import('./catalog.js'),
   merge: () => import('./merge.js'),
+  dashboard: () => import('./dashboard.js'),
 }
 
 const [name, ...rest] = process.argv.slice(2)

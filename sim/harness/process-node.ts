@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { localApiHeaders } from '../../src/api/key.js'
 
 /**
  * The compiled CLI entry: next to this file when it runs from dist/, or in
@@ -146,6 +147,8 @@ export class ProcessNode {
       '--api',
       api,
       '--local-cluster',
+      // a namespace's own address is beyond loopback: plain HTTP there is the simulation's choice
+      ...(apiHost === '127.0.0.1' ? [] : ['--set', 'api.insecure=true']),
       ...(o.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
       ...Object.entries(o.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]),
     ]
@@ -176,16 +179,16 @@ export class ProcessNode {
   }
 
   async get<T>(path: string): Promise<T> {
-    const res = await fetch(`http://${this.api}${path}`, { signal: AbortSignal.timeout(10_000) })
-    const body = (await res.json()) as T & { error?: { message: string } }
-    if (!res.ok) throw new Error(`${this.name} GET ${path}: ${body.error?.message ?? res.status}`)
+    const res = await fetch(`http://${this.api}${path}`, { headers: localApiHeaders(this.api), signal: AbortSignal.timeout(10_000) })
+    const body = (await res.json()) as T & { error?: string }
+    if (!res.ok) throw new Error(`${this.name} GET ${path}: ${body.error ?? res.status}`)
     return body
   }
 
   async post<T>(path: string, body: unknown): Promise<T> {
-    const res = await fetch(`http://${this.api}${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
-    const out = (await res.json()) as T & { error?: { message: string } }
-    if (!res.ok) throw new Error(`${this.name} POST ${path}: ${out.error?.message ?? res.status}`)
+    const res = await fetch(`http://${this.api}${path}`, { method: 'POST', headers: localApiHeaders(this.api), body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
+    const out = (await res.json()) as T & { error?: string }
+    if (!res.ok) throw new Error(`${this.name} POST ${path}: ${out.error ?? res.status}`)
     return out
   }
 

@@ -10,6 +10,7 @@ import type { MeshsyncEvent } from '../../src/state/event-log.js'
 import { createLogger, silentLogger } from '../../src/util/log.js'
 import { freePort, ProcessNode } from './process-node.js'
 import { LatencyProxy } from './proxy.js'
+import { localApiHeaders } from '../../src/api/key.js'
 
 /**
  * Settings every simulated node starts with: the gossip and replication
@@ -374,7 +375,7 @@ export class ProcNode extends SimNode {
       p.get<StatusView>('/status'),
       p.get<FileView[]>('/files'),
       p.get<PeerView[]>('/peers'),
-      fetch(`http://${p.api}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text()),
+      fetch(`http://${p.api}/metrics`, { headers: localApiHeaders(p.api), signal: AbortSignal.timeout(10_000) }).then((r) => r.text()),
     ])
     return { status, files, peers, bytesIn: metricSum(metrics, 'in'), bytesOut: metricSum(metrics, 'out') }
   }
@@ -410,7 +411,7 @@ function metricSum(text: string, direction: string): number {
 
 async function httpPost(api: string, path: string, body: unknown): Promise<{ status: number; message: string }> {
   try {
-    const res = await fetch(`http://${api}${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
+    const res = await fetch(`http://${api}${path}`, { method: 'POST', headers: localApiHeaders(api), body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
     const text = await res.text()
     return { status: res.status, message: text.slice(0, 300) }
   } catch (err) {

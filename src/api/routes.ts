@@ -17,7 +17,8 @@ function body(req: { body: unknown }): Record<string, unknown> {
 /** The HTTP API's routes. Handlers call the node's read models and commands only. */
 export function registerRoutes(api: ApiServer, node: MeshsyncNode): void {
   api
-    .route('GET', '/health', () => ({ ok: true, peerId: node.peerId, name: node.config.node.name, uptimeMs: node.clock.now() - node.startedMs, diskLevel: node.diskLevel }))
+    // liveness: answered without the key, also beyond loopback (load balancers, process supervisors)
+    .route('GET', '/health', () => ({ ok: true, peerId: node.peerId, name: node.config.node.name, uptimeMs: node.clock.now() - node.startedMs, diskLevel: node.diskLevel }), { public: true })
     .route('GET', '/status', () => node.readModels.status())
     .route('GET', '/peers', () => node.readModels.peers())
     .route('GET', '/files', (req) => node.readModels.files({ where: req.query.get('where') ?? undefined }))

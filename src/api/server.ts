@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { MeshsyncError } from '../util/errors.js'
 import { fromSource, StartupError } from '../util/startup-error.js'
 import type { Logger } from '../util/log.js'
+import { ApiRefusedError, type Caller, type RequestGuard } from './guard.js'
 
 export type Handler = (req: ApiRequest) => Promise<unknown> | unknown
 
@@ -14,6 +16,13 @@ export interface ApiRequest {
   body: unknown
   raw: IncomingMessage
   res: ServerResponse
+  /** Who called: the API key, a dashboard session, or nobody (public routes only). */
+  caller: Caller
+}
+
+export interface RouteOptions {
+  /** Answered without the API key (liveness, the dashboard's page, login). */
+  public?: boolean
 }
 
 /** A handler's way to answer with something other than JSON. */
@@ -21,7 +30,8 @@ export class RawResponse {
   constructor(
     readonly status: number,
     readonly contentType: string,
-    readonly body: string,
+    readonly body: string | Buffer,
+    readonly headers: Record<string, string> = {},
   ) {}
 }
 
@@ -38,6 +48,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_BUSY: 503,
   ERR_OVER_LIMIT: 413,
   ERR_CONFIG: 400,
+  ERR_TOO_LARGE: 413,
 }
 
 export class BadRequestError extends MeshsyncError {
@@ -46,31 +57,42 @@ export class BadRequestError extends MeshsyncError {
   }
 }
 
+export class TooLargeError extends MeshsyncError {
+  constructor(message: string) {
+    super('ERR_TOO_LARGE', message)
+  }
+}
+
 /**
  * The local HTTP API: JSON in and out, bound to 127.0.0.1 by default. Routes
- * are plain functions; errors become `{ error: { code, message } }` with a
- * status from the error's code.
+ * are plain functions; errors become `{ error: message, code }` with a
+ * status from the error's code. With a guard, every request passes its checks
+ * first (guard.ts); without one (a bare server in a test) none are made.
  */
 export class ApiServer {
-  readonly #routes = new Map<string, Handler>()
+  readonly #routes = new Map<string, { handler: Handler; public: boolean }>()
   readonly #log: Logger
+  readonly #guard: RequestGuard | undefined
   #server: Server | undefined
 
-  constructor(log: Logger) {
+  constructor(log: Logger, guard?: RequestGuard) {
     this.#log = log
+    this.#guard = guard
   }
 
-  route(method: 'GET' | 'POST' | 'DELETE', path: string, handler: Handler): this {
-    this.#routes.set(`${method} ${path}`, handler)
+  route(method: 'GET' | 'POST' | 'DELETE', path: string, handler: Handler, opts: RouteOptions = {}): this {
+    this.#routes.set(`${method} ${path}`, { handler, public: opts.public === true })
     return this
   }
 
-  /** `source` is where api.listen was set (for the message when the address cannot be had). */
-  async listen(hostPort: string, source?: string): Promise<{ host: string; port: number }> {
+  /** Binds the port (TLS when cert and key are given); `source` is where api.listen was set (for the message when the address cannot be had). */
+  async listen(hostPort: string, opts: { source?: string; tls?: { cert: string; key: string } } = {}): Promise<{ host: string; port: number }> {
+    const { source, tls } = opts
     const i = hostPort.lastIndexOf(':')
     const host = hostPort.slice(0, i)
     const port = Number(hostPort.slice(i + 1))
-    const server = createServer((req, res) => void this.#handle(req, res))
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res)
+    const server: Server = tls != null ? createTlsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest)
     server.keepAliveTimeout = 5000
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -95,19 +117,30 @@ export class ApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local')
     const method = req.method ?? 'GET'
-    const handler = this.#routes.get(`${method} ${url.pathname}`)
+    const route = this.#routes.get(`${method} ${url.pathname}`)
+    const guard = this.#guard
     try {
-      if (handler == null) {
+      guard?.checkHost(req)
+      if (route == null) {
         const allowed = [...this.#routes.keys()].some((k) => k.endsWith(` ${url.pathname}`))
         throw Object.assign(new MeshsyncError(allowed ? 'ERR_METHOD' : 'ERR_NOT_FOUND', `${allowed ? 'method not allowed' : 'no such route'}: ${method} ${url.pathname}`), {
           status: allowed ? 405 : 404,
         })
       }
+      const mutating = method !== 'GET' && method !== 'HEAD'
+      const length = Number(req.headers['content-length'] ?? 0)
+      if (length > MAX_BODY) throw new TooLargeError(`request body of ${length} bytes is over the limit of ${MAX_BODY}`)
+      let caller: Caller = { via: 'key' }
+      if (guard != null) {
+        if (mutating) guard.checkMutation(req)
+        caller = guard.caller(req)
+        if (!route.public && (mutating || guard.beyondLoopback)) guard.requireAuth(req, caller, mutating)
+      }
       const body = method === 'POST' ? await readJson(req) : undefined
-      const out = await handler({ method, path: url.pathname, query: url.searchParams, body, raw: req, res })
+      const out = await route.handler({ method, path: url.pathname, query: url.searchParams, body, raw: req, res, caller })
       if (out === STREAMING) return
       if (out instanceof RawResponse) {
-        res.writeHead(out.status, { 'content-type': out.contentType })
+        res.writeHead(out.status, { 'content-type': out.contentType, ...out.headers })
         res.end(out.body)
         return
       }
@@ -122,8 +155,9 @@ export class ApiServer {
         res.end()
         return
       }
-      const text = JSON.stringify({ error: { code: e.code ?? 'ERR_INTERNAL', message: e.message } })
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+      const text = JSON.stringify({ error: e.message, code: e.code ?? 'ERR_INTERNAL' })
+      const extra = err instanceof ApiRefusedError ? err.headers : {}
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...extra })
       res.end(text)
     }
   }
@@ -134,7 +168,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0
   for await (const c of req) {
     size += (c as Buffer).length
-    if (size > MAX_BODY) throw new BadRequestError(`request body over ${MAX_BODY} bytes`)
+    if (size > MAX_BODY) throw new TooLargeError(`request body over the limit of ${MAX_BODY} bytes`)
     chunks.push(c as Buffer)
   }
   if (size === 0) return {}

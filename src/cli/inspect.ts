@@ -7,10 +7,11 @@ import { idTail, PeerNames, peerLabel } from './peer-names.js'
 
 interface Helpers {
   apiAddressFrom(o: Record<string, unknown>): string
+  apiKeyFrom(o: Record<string, unknown>): string | undefined
 }
 
 function client(h: Helpers, o: Record<string, unknown>): ApiClient {
-  return new ApiClient(h.apiAddressFrom(o))
+  return new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o))
 }
 
 function out(o: Record<string, unknown>, json: unknown, text: () => string): void {
@@ -24,7 +25,8 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
       .command(name)
       .description(description)
       .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
-      .option('-c, --config <file>', 'read api.listen from this config file')
+      .option('-c, --config <file>', 'read api.listen (and the key in its data dir) from this config file')
+      .option('--api-key <key>', 'the node’s API key (default: MESHSYNC_API_KEY, the data dir’s .meshsync/api.key, or the key of the node at --api on this host)')
       .option('--json', 'print JSON for scripts')
 
   apiCmd('status', 'node and cluster status: peers, files, disk, replication health').action(async (o: Record<string, unknown>) => {

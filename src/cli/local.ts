@@ -39,7 +39,11 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
       await checkDataDir(config.dataDir, configSource(config, 'dataDir'), o.init === true)
       const node = new MeshsyncNode({ config })
       await node.start()
-      process.stderr.write(`meshsync ${config.node.name} ${node.peerId}\n  api http://${node.apiAddress}\n${node.addresses.map((a) => `  ${a}`).join('\n')}\n`)
+      const scheme = node.apiTls != null ? 'https' : 'http'
+      const tls = node.apiTls != null ? `\n  TLS certificate SHA-256 ${node.apiTls.fingerprint}${node.apiTls.selfSigned ? ' (self-signed)' : ''}` : ''
+      process.stderr.write(
+        `meshsync ${config.node.name} ${node.peerId}\n  api and dashboard ${scheme}://${node.apiAddress}/ (\`meshsync dashboard\` prints a login link)${tls}\n${node.addresses.map((a) => `  ${a}`).join('\n')}\n`,
+      )
       await new Promise<void>((resolve) => {
         let stopping = false
         const evacuation = new AbortController()

@@ -1,8 +1,12 @@
 import { Command, Option } from 'commander'
 import { parse as parseYaml } from 'yaml'
+import { join } from 'node:path'
+import { API_KEY_FILE, readKeyFile } from '../api/key.js'
 import { loadConfig, type ResolvedConfig } from '../config/load.js'
+import { layoutOf } from '../node/layout.js'
 import { ConfigError, EXIT_INCOMPATIBLE, IncompatibleError, MeshsyncError } from '../util/errors.js'
 import { versionText } from '../node/version.js'
+import { registerHealthCommands } from './health-commands.js'
 import { registerInspectCommands } from './inspect.js'
 import { registerLocalCommands } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
@@ -83,6 +87,15 @@ export function apiAddressFrom(o: Record<string, unknown>): string {
   return '127.0.0.1:8420'
 }
 
+/** The API key a client command sends: --api-key, MESHSYNC_API_KEY, or the key in the config's data dir; undefined lets the client look in the per-user registry. */
+export function apiKeyFrom(o: Record<string, unknown>): string | undefined {
+  if (typeof o.apiKey === 'string' && o.apiKey !== '') return o.apiKey
+  if (process.env.MESHSYNC_API_KEY != null && process.env.MESHSYNC_API_KEY !== '') return process.env.MESHSYNC_API_KEY
+  const file = (o.config as string | undefined) ?? process.env.MESHSYNC_CONFIG
+  if (file != null) return readKeyFile(join(layoutOf(loadConfig({ file, env: process.env }).dataDir).stateDir, API_KEY_FILE))
+  return undefined
+}
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('meshsync')
@@ -90,10 +103,11 @@ export function buildProgram(): Command {
     .version(versionText(), '-V, --version', 'print the version, commit and protocol versions')
     .showHelpAfterError()
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
-  registerInspectCommands(program, { apiAddressFrom })
-  registerTransferCommands(program, { apiAddressFrom })
+  registerInspectCommands(program, { apiAddressFrom, apiKeyFrom })
+  registerTransferCommands(program, { apiAddressFrom, apiKeyFrom })
+  registerHealthCommands(program, { apiAddressFrom, apiKeyFrom })
   registerSimCommand(program)
-  registerMergesCommand(program, { apiAddressFrom })
+  registerMergesCommand(program, { apiAddressFrom, apiKeyFrom })
   return program
 }
 

@@ -12,7 +12,7 @@ interface MergesJson {
 }
 
 /** `meshsync merges`: the merged targets of a running node and which source versions went into each. */
-export function registerMergesCommand(program: Command, h: { apiAddressFrom(o: Record<string, unknown>): string }): void {
+export function registerMergesCommand(program: Command, h: { apiAddressFrom(o: Record<string, unknown>): string; apiKeyFrom(o: Record<string, unknown>): string | undefined }): void {
   program
     .command('merges')
     .description('merged SQLite targets and their provenance: which sources, at which versions (SHA-256)')
@@ -26,7 +26,7 @@ export function registerMergesCommand(program: Command, h: { apiAddressFrom(o: R
       const params = new URLSearchParams()
       if (typeof o.merge === 'string') params.set('merge', o.merge)
       if (typeof o.target === 'string') params.set('target', o.target)
-      const m = await new ApiClient(h.apiAddressFrom(o)).get<MergesJson>(`/merges?${params}`)
+      const m = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).get<MergesJson>(`/merges?${params}`)
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(m, null, 2)}\n`)
         return

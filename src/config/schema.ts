@@ -148,6 +148,32 @@ export const configSchema = z.strictObject({
   api: z
     .strictObject({
       listen: hostPort.default('127.0.0.1:8420'),
+      /** Host header values answered besides the listen address and loopback names (DNS rebinding guard); '*' turns the check off. */
+      allowedHosts: z.array(z.string().min(1)).default([]),
+      /** Listening beyond loopback needs TLS: a certificate and key (PEM files)... */
+      tls: z
+        .strictObject({
+          cert: z.string().optional(),
+          key: z.string().optional(),
+          /** ...or a self-signed certificate made at first start in DATA_DIR/.meshsync (its fingerprint is logged). */
+          selfSigned: z.boolean().default(false),
+        })
+        .prefault({}),
+      /** Serve plain HTTP beyond loopback anyway (the key then crosses the network in the clear). */
+      insecure: z.boolean().default(false),
+      /** Failed dashboard logins per address and minute before the node answers 429. */
+      maxFailedLogins: z.int().min(1).max(1000).default(5),
+    })
+    .prefault({}),
+  alerts: z
+    .strictObject({
+      /** /health/cluster and `meshsync doctor` fail when the oldest unsynced file has waited longer than this. */
+      maxSyncLagSeconds: seconds.default(600),
+      /** ...or when a file has been under its minimum copies for longer than this. */
+      underMinGraceSeconds: seconds.default(300),
+      /** ...or when a loop's last successful tick is older than this many of its intervals (and at least loopStallMinSeconds). */
+      loopStallIntervals: z.number().gt(1).default(10),
+      loopStallMinSeconds: seconds.default(60),
     })
     .prefault({}),
   log: z

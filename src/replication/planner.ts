@@ -121,6 +121,11 @@ export class ReplicationPlanner {
     return this.#plan.get(sha256)
   }
 
+  /** When a file went under its minimum (undefined while it has its copies), for /health/cluster. */
+  underMinSince(sha256: string): number | undefined {
+    return this.#underSince.get(sha256)
+  }
+
   plan(): ReadonlyMap<string, PlannedFile> {
     return this.#plan
   }

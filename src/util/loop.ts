@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { errorMessage } from './errors.js'
 import type { Clock, TimerHandle } from './clock.js'
 import type { Logger } from './log.js'
@@ -12,6 +13,25 @@ export interface LoopInit {
   jitter?: number
   random?: () => number
 }
+
+/** A loop's health: when its last tick succeeded (for /health/cluster's stalled-loop check). */
+export interface LoopStatus {
+  name: string
+  intervalMs: number
+  running: boolean
+  startedMs?: number
+  lastOkMs?: number
+  lastErrorMs?: number
+  lastError?: string
+  /** A tick has been running since then. */
+  tickSinceMs?: number
+}
+
+/**
+ * The loops made inside `loopScope.run(list, ...)` add themselves to `list`,
+ * so a node knows its loops without every part handing its own over.
+ */
+export const loopScope = new AsyncLocalStorage<Loop[]>()
 
 /**
  * One loop per concern: it owns its timer, never overlaps itself, can be
@@ -28,11 +48,30 @@ export class Loop {
   #pokeAgain = false
   #controller: AbortController | undefined
   #intervalMs: number
+  #startedMs: number | undefined
+  #lastOkMs: number | undefined
+  #lastErrorMs: number | undefined
+  #lastError: string | undefined
+  #tickSinceMs: number | undefined
 
   constructor(init: LoopInit, tick: (signal: AbortSignal) => Promise<void> | void) {
     this.#init = init
     this.#tick = tick
     this.#intervalMs = init.intervalMs
+    loopScope.getStore()?.push(this)
+  }
+
+  get status(): LoopStatus {
+    return {
+      name: this.#init.name,
+      intervalMs: this.#intervalMs,
+      running: this.running,
+      startedMs: this.#startedMs,
+      lastOkMs: this.#lastOkMs,
+      lastErrorMs: this.#lastErrorMs,
+      lastError: this.#lastError,
+      tickSinceMs: this.#tickSinceMs,
+    }
   }
 
   get running(): boolean {
@@ -42,6 +81,7 @@ export class Loop {
   start(runNow = true): void {
     if (this.#controller != null) return
     this.#controller = new AbortController()
+    this.#startedMs = this.#init.clock.now()
     this.#schedule(runNow ? 0 : this.#nextDelay())
   }
 
@@ -120,10 +160,14 @@ export class Loop {
     const controller = this.#controller
     if (controller == null) return
     const run = (async () => {
+      this.#tickSinceMs = this.#init.clock.now()
       try {
         await this.#tick(controller.signal)
+        this.#lastOkMs = this.#init.clock.now()
       } catch (err) {
         if (!controller.signal.aborted) {
+          this.#lastErrorMs = this.#init.clock.now()
+          this.#lastError = errorMessage(err)
           this.#init.log.warn({ loop: this.#init.name, err: errorMessage(err) }, 'loop tick failed')
         }
       }
@@ -133,6 +177,7 @@ export class Loop {
       await run
     } finally {
       this.#running = undefined
+      this.#tickSinceMs = undefined
     }
   }
 }

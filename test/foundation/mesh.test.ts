@@ -86,7 +86,7 @@ describe('a cluster of real nodes over loopback', () => {
   it('answers unknown routes with a typed 404', async () => {
     const res = await fetch(`http://${nodes[0]!.apiAddress}/nope`)
     expect(res.status).toBe(404)
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ERR_NOT_FOUND')
+    expect(((await res.json()) as { code: string }).code).toBe('ERR_NOT_FOUND')
   })
 
   it('writes a file under a nested folder too', async () => {

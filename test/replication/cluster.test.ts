@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
 import { copyFixture, eventsOf, holdersOnDisk, REPLICATION_FAST, writeRandom } from './support.js'
+import { localApiHeaders } from '../../src/api/key.js'
 
 /**
  * Five real nodes over loopback with the built-in policies: games and other
@@ -71,7 +72,7 @@ describe('replication from gossip, 5 nodes, built-in policies', () => {
     const sha = await copyFixture(gen, 'models/policy_hex8_2p.safetensors', 'models/candidate_42.safetensors')
     await gen.rescan()
     await waitFor('the model is cataloged', () => gen.manifest.has(sha))
-    const res = await fetch(`http://${gen.apiAddress}/promote`, { method: 'POST', body: JSON.stringify({ path: 'models/candidate_42.safetensors' }) })
+    const res = await fetch(`http://${gen.apiAddress}/promote`, { method: 'POST', headers: localApiHeaders(gen.apiAddress!), body: JSON.stringify({ path: 'models/candidate_42.safetensors' }) })
     expect(res.status).toBe(200)
     expect(((await res.json()) as { promoted: boolean }).promoted).toBe(true)
     const distributed = await waitFor('model_distributed', () => eventsOf(gen, 'model_distributed').find((e) => e.sha256 === sha), 30_000)
@@ -87,7 +88,7 @@ describe('replication from gossip, 5 nodes, built-in policies', () => {
   }, 60_000)
 
   it('promoting a file the node does not hold is a clear 404', async () => {
-    const res = await fetch(`http://${byName('gen').apiAddress}/promote`, { method: 'POST', body: JSON.stringify({ path: 'models/nope.safetensors' }) })
+    const res = await fetch(`http://${byName('gen').apiAddress}/promote`, { method: 'POST', headers: localApiHeaders(byName('gen').apiAddress!), body: JSON.stringify({ path: 'models/nope.safetensors' }) })
     expect(res.status).toBe(404)
     expect(await res.text()).toMatch(/models\/nope.safetensors/)
   })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { api, startCluster, stopAll, waitFor } from '../helpers/cluster.js'
+import { localApiHeaders } from '../../src/api/key.js'
 
 const MiB = 1024 * 1024
 const SIZES = [0, 1, MiB - 1, MiB, MiB + 1, 5 * MiB + 12345]
@@ -36,9 +37,9 @@ describe('fetching a file over the blob protocol', () => {
 
   it('answers a typed error for a hash nobody holds, and the server stays up', async () => {
     const [, b] = nodes as [MeshsyncNode, MeshsyncNode]
-    const res = await fetch(`http://${b.apiAddress}/fetch`, { method: 'POST', body: JSON.stringify({ sha256: 'ab'.repeat(32) }) })
+    const res = await fetch(`http://${b.apiAddress}/fetch`, { method: 'POST', headers: localApiHeaders(b.apiAddress!), body: JSON.stringify({ sha256: 'ab'.repeat(32) }) })
     expect(res.status).toBe(404)
-    const bad = await fetch(`http://${b.apiAddress}/fetch`, { method: 'POST', body: JSON.stringify({ sha256: '../etc' }) })
+    const bad = await fetch(`http://${b.apiAddress}/fetch`, { method: 'POST', headers: localApiHeaders(b.apiAddress!), body: JSON.stringify({ sha256: '../etc' }) })
     expect(bad.status).toBe(400)
     await waitFor('still serving', async () => (await api<{ peerId: string }>(b, '/status')).peerId === b.peerId)
   })

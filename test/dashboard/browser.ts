@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+
+/** Debian's chromium package; nothing downloads a browser. .ci/run installs it. */
+export const CHROMIUM = '/usr/bin/chromium'
+export const haveChromium = existsSync(CHROMIUM)
+export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
+
+export interface Browser {
+  context: BrowserContext
+  page: Page
+  /** Console errors and uncaught page errors seen so far. */
+  errors: string[]
+  close(): Promise<void>
+}
+
+/** Headless chromium with a fresh profile, collecting console errors. */
+export async function openBrowser(): Promise<Browser> {
+  const profile = await mkdtemp(join(tmpdir(), 'meshsync-chromium-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 800 },
+  })
+  const page = context.pages()[0] ?? (await context.newPage())
+  const errors: string[] = []
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => errors.push(`page: ${e.message}`))
+  return {
+    context,
+    page,
+    errors,
+    async close() {
+      await context.close().catch(() => {})
+      await rm(profile, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A one-time login link for a node's dashboard, as `meshsync dashboard` prints it. */
+export async function loginUrl(api: string, key: string): Promise<string> {
+  const res = await fetch(`http://${api}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{}' })
+  const { token } = (await res.json()) as { token: string }
+  return `http://${api}/?token=${encodeURIComponent(token)}`
+}
