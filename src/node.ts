@@ -39,6 +39,7 @@ import type { Kind } from './config/schema.js'
 import { Quarantine } from './quarantine/quarantine.js'
 import { releaseChecked, type ReleaseResult, WithheldFiles } from './quarantine/withheld.js'
 import { blobClient, blobServer, type BlobClient } from '../protocols/blob/index.js'
+import type { LaneServer } from '../protocols/blob/lane/index.js'
 import type { ManifestEntry } from '../protocols/manifest/index.js'
 import { breakerOptions, CircuitBreakers } from './transfer/circuit-breaker.js'
 import { Limits } from './transfer/limits.js'
@@ -57,6 +58,7 @@ import { ReplicationPlanner } from './replication/planner.js'
 import { failingFsync, type StagingFsync } from './util/fs.js'
 import { Scrubber } from './catalog/scrub.js'
 import { explainStartError } from './node/start-errors.js'
+import { laneUse, startLane } from './transfer/lane-policy.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -102,6 +104,8 @@ export class MeshsyncNode {
   cleanup!: Cleanup
   /** BitTorrent for large files; undefined when off or when its port could not be opened. */
   bittorrent: Bittorrent | undefined
+  /** The blob bulk TLS lane (transfer.lane); undefined when off. */
+  lane: LaneServer | undefined
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
   #loops: { start(): void; stop(): Promise<void> }[] = []
@@ -174,6 +178,7 @@ export class MeshsyncNode {
 
     this.gater = new PeerGater(cfg.allowPeers)
     const psk = cfg.swarmKey != null ? await readSwarmKey(cfg.swarmKey) : undefined
+    this.lane = await startLane(this)
     this.mesh = await createMesh(
       {
         privateKey: this.privateKey,
@@ -195,8 +200,9 @@ export class MeshsyncNode {
         blobServer: blobServer({
           provider: { open: (sha, ctx) => this.provider.open(sha, ctx) },
           onInvalid: (peer, err) => this.events.emit('invalid_message', { peer, topic: 'blob', reason: err.message }),
+          lane: { offer: (peer, sha, handle, signal) => this.lane?.offer(peer, sha, handle, signal) },
         }),
-        blobClient: blobClient(),
+        blobClient: blobClient({ lane: laneUse(this) }),
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )
@@ -330,6 +336,7 @@ export class MeshsyncNode {
     await this.planner.stop()
     await this.transfers.stop()
     await this.bittorrent?.stop()
+    await this.lane?.close()
     await this.gossip.stop()
     await this.mesh.stop()
     this.db.close()
@@ -352,6 +359,7 @@ export class MeshsyncNode {
     await quietly('planner', () => this.planner?.stop())
     await quietly('transfers', () => this.transfers?.stop())
     await quietly('bittorrent', () => this.bittorrent?.stop())
+    await quietly('lane', () => this.lane?.close())
     await quietly('gossip', () => this.gossip?.stop())
     await quietly('mesh', () => this.mesh?.stop())
     await quietly('db', () => this.db?.close())
@@ -658,7 +666,8 @@ export class MeshsyncNode {
       uptimeMs: this.clock.now() - this.startedMs,
       addrs: this.mesh.getMultiaddrs().map((m) => m.toString().replace(/\/p2p\/[^/]+$/, '')),
       btPort: this.bittorrent?.port ?? 0,
-      transports: this.bittorrent != null ? ['libp2p', 'bittorrent'] : ['libp2p'],
+      transports: [...(this.bittorrent != null ? ['libp2p', 'bittorrent'] : ['libp2p']), ...(this.lane != null ? ['lane'] : [])],
+      lanePort: this.lane?.port ?? 0,
       manifest: { seq: this.manifest.seq, digest: this.manifest.digest, count: this.manifest.count },
       evacuating: this.#evacuating,
       evacuateDeadlineMs: this.#evacuateDeadlineMs,

@@ -34,6 +34,8 @@ export const EVENT_TYPES = [
   'evacuation_started',
   'evacuation_finished',
   'file_withheld',
+  'lane_fallback',
+  'lane_refused',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
