@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
 import { connect, type TLSSocket } from 'node:tls'
 import { InvalidMessageError, MeshsyncError, StreamEndedError } from '../../../src/util/errors.js'
 import { encodeHello, HelloStatus, LANE_HEADER_BYTES, LANE_HELLO_TIMEOUT_MS, LANE_KIND_CHUNK, LANE_KIND_MISSING, LANE_MAX_CHUNK, type LaneOffer, SocketReader, writeAll } from './wire.js'
@@ -68,16 +69,23 @@ export class LaneConnection {
 export async function connectLane(host: string, offer: LaneOffer, sha256: string, signal: AbortSignal, localAddress?: string): Promise<LaneConnection> {
   const sig = AbortSignal.any([signal, AbortSignal.timeout(LANE_HELLO_TIMEOUT_MS)])
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
-    const s = connect({ host, port: offer.port, minVersion: 'TLSv1.3', rejectUnauthorized: false, localAddress })
+    const tcp = netConnect({ host, port: offer.port, localAddress })
+    const s = connect({ socket: tcp, minVersion: 'TLSv1.3', rejectUnauthorized: false })
     const onAbort = (): void => {
       s.destroy()
+      tcp.destroy()
       reject(new LaneUnavailableError('timeout', `lane ${host}:${offer.port}: no TLS connection within ${LANE_HELLO_TIMEOUT_MS} ms`))
     }
     sig.addEventListener('abort', onAbort, { once: true })
-    s.once('error', (err) => {
+    // both sockets may report the same failure: the first one settles, the rest are swallowed
+    const onError = (err: Error): void => {
       sig.removeEventListener('abort', onAbort)
+      s.destroy()
+      tcp.destroy()
       reject(new LaneUnavailableError('unreachable', `lane ${host}:${offer.port}: ${err.message}`, { cause: err }))
-    })
+    }
+    s.on('error', onError)
+    tcp.on('error', onError)
     s.once('secureConnect', () => {
       sig.removeEventListener('abort', onAbort)
       // the pin: nothing is sent before the certificate is the one offered over the authenticated stream
