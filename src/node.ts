@@ -200,7 +200,7 @@ export class MeshsyncNode {
         blobServer: blobServer({
           provider: { open: (sha, ctx) => this.provider.open(sha, ctx) },
           onInvalid: (peer, err) => this.events.emit('invalid_message', { peer, topic: 'blob', reason: err.message }),
-          lane: { offer: (peer, sha, handle, signal) => this.lane?.offer(peer, sha, handle, signal) },
+          lane: { offer: (peer, sha, handle, signal, onChunk) => this.lane?.offer(peer, sha, handle, signal, onChunk) },
         }),
         blobClient: blobClient({ lane: laneUse(this) }),
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),

@@ -38,7 +38,7 @@ export interface BlobServerInit {
   onInvalid?(peer: string, err: Error): void
   maxInboundStreams?: number
   /** The bulk lane (SPEC.md, Bulk data lane): a one-time offer for this stream's handle, or undefined (off). */
-  lane?: { offer(peer: string, sha256: string, handle: BlobHandle, signal: AbortSignal): { offer: LaneOffer; lane: { sent: number } } | undefined }
+  lane?: { offer(peer: string, sha256: string, handle: BlobHandle, signal: AbortSignal, onChunk: (bytes: number) => void): LaneOffer | undefined }
 }
 
 export interface BlobServerComponents {
@@ -57,7 +57,7 @@ export class BlobServer implements Startable {
   readonly #c: BlobServerComponents
   readonly #init: BlobServerInit
   /** Streams served since start, for tests and metrics. */
-  readonly stats = { streams: 0, errors: 0, chunks: 0 }
+  readonly stats = { streams: 0, errors: 0, chunks: 0, laneChunks: 0 }
 
   constructor(components: BlobServerComponents, init: BlobServerInit) {
     this.#c = components
@@ -83,7 +83,7 @@ export class BlobServer implements Startable {
     let handle: BlobHandle | undefined
     let failure: unknown
     let laneOffer: LaneOffer | undefined
-    let laneSent: { sent: number } | undefined
+    let laneSent = 0
     const fail = async (status: Status, message: string): Promise<void> => {
       this.stats.errors++
       await writer.message(encodeResponse({ type: 'error', status, message }), signal).catch(() => {})
@@ -122,9 +122,12 @@ export class BlobServer implements Startable {
       const meta = h.meta()
       // a lane only for a complete copy: a partial holder's have polling stays on the stream
       if (first.lane === true && meta.complete && first.meta === true) {
-        const o = this.#init.lane?.offer(peer, first.sha256, h, signal)
-        laneOffer = o?.offer
-        laneSent = o?.lane
+        // chunks served over the lane count as this stream's (stats.chunks includes them)
+        laneOffer = this.#init.lane?.offer(peer, first.sha256, h, signal, (bytes) => {
+          laneSent += bytes
+          this.stats.chunks++
+          this.stats.laneChunks++
+        })
       }
       const nChunks = chunkCount(meta.size, meta.chunkSize)
       const ops: Op[] = []
@@ -225,7 +228,7 @@ export class BlobServer implements Startable {
         stream.abort(err as Error)
       }
     } finally {
-      handle?.close(writer.sent + (laneSent?.sent ?? 0), failure)
+      handle?.close(writer.sent + laneSent, failure)
     }
   }
 }

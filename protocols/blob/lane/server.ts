@@ -43,7 +43,7 @@ interface Grant {
   handle: BlobHandle
   expires: number
   signal: AbortSignal
-  lane: { sent: number }
+  onChunk: (bytes: number) => void
 }
 
 /** `::ffff:1.2.3.4` as 1.2.3.4. */
@@ -106,17 +106,16 @@ export class LaneServer {
   }
 
   /** A one-time token for `peer` to fetch chunks of `handle`'s file over the lane while `signal` (the stream) lives. */
-  offer(peer: string, sha256: string, handle: BlobHandle, signal: AbortSignal): { offer: LaneOffer; lane: { sent: number } } {
+  offer(peer: string, sha256: string, handle: BlobHandle, signal: AbortSignal, onChunk: (bytes: number) => void = () => {}): LaneOffer {
     const token = randomBytes(32)
     const key = token.toString('hex')
-    const lane = { sent: 0 }
-    this.#grants.set(key, { peer, sha256, handle, expires: this.#init.now() + LANE_TOKEN_TTL_MS, signal, lane })
+    this.#grants.set(key, { peer, sha256, handle, expires: this.#init.now() + LANE_TOKEN_TTL_MS, signal, onChunk })
     const drop = (): void => {
       this.#grants.delete(key)
     }
     signal.addEventListener('abort', drop, { once: true })
     setTimeout(drop, LANE_TOKEN_TTL_MS + 1000).unref()
-    return { offer: { port: this.#port, fingerprint: this.fingerprint, token: new Uint8Array(token), ttlMs: LANE_TOKEN_TTL_MS }, lane }
+    return { port: this.#port, fingerprint: this.fingerprint, token: new Uint8Array(token), ttlMs: LANE_TOKEN_TTL_MS }
   }
 
   #refuse(reason: LaneRefusal, ip: string, detail: string): void {
@@ -230,9 +229,9 @@ export class LaneServer {
         await h.pace(len, signal)
         await writeAll(socket, encodeHeader(LANE_KIND_CHUNK, index, len), signal)
         await writeAll(socket, data, signal)
-        grant.lane.sent += LANE_HEADER_BYTES + len
         this.stats.chunks++
         this.stats.bytes += len
+        grant.onChunk(LANE_HEADER_BYTES + len)
       }
       socket.end()
     } catch (err) {
