@@ -94,7 +94,8 @@ export class BlobSession {
       if (r.type !== 'meta') throw new InvalidMessageError(`${s.peer}: expected metadata, got ${r.type}`)
       s.#meta = r.meta
       const use = opts.lane
-      if (use != null) {
+      // a partial holder never offers a lane (its have polling stays on the stream): no fallback to report
+      if (use != null && (r.lane != null || r.meta.complete || use.mode === 'only')) {
         s.#laneUse = use
         try {
           if (r.lane == null) throw new LaneUnavailableError('not-offered', `${s.peer} offered no lane for ${sha256.slice(0, 12)}`)
