@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { writeSwarmKey } from '../../bootstrap/swarm-key.js'
+import { connectLane, LaneUnavailableError } from '../../protocols/blob/lane/index.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeHealth, encodeHealth, type HealthReport } from '../../protocols/health/index.js'
 import type { MeshsyncNode } from '../../src/node.js'
@@ -72,5 +75,46 @@ describe('transfer.lane modes against a holder that offers no lane', () => {
     // refused for want of a lane (not a timeout): the only holder was dropped as a source
     expect((err as Error).message).toMatch(/no reachable holder/)
     expect(only.events.list({ types: ['sync_failed'] }).some((e) => e.sha256 === sha)).toBe(true)
+  })
+})
+
+describe('blob lane with a swarm key', () => {
+  let dir: string
+  let a: MeshsyncNode
+  let b: MeshsyncNode
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshsync-lane-psk-'))
+    const key = join(dir, 'swarm.key')
+    await writeSwarmKey(key)
+    a = await startNode({ name: 'lp-a', settings: { ...settings, swarmKey: key } })
+    b = await startNode({ name: 'lp-b', bootstrap: [a.addresses[0]!], settings: { ...settings, swarmKey: key } })
+    await waitFor('the source up', () => b.view.get(a.peerId)?.state === 'up')
+  })
+  afterAll(async () => {
+    await stopAll([a, b])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('moves the file over the lane between swarm members', async () => {
+    const data = randomBytes(3 * MiB + 11)
+    const sha = sha256Of(data)
+    await writeFile(join(a.layout.dataDir, 'p.bin'), data)
+    await waitFor('announced', () => b.view.holders(sha).includes(a.peerId))
+    const landed = await b.fetch(sha, { signal: AbortSignal.timeout(60_000) })
+    expect((await readFile(join(b.layout.dataDir, landed.path))).equals(data)).toBe(true)
+    expect(a.lane!.stats.chunks).toBeGreaterThanOrEqual(4)
+    expect(b.events.list({ types: ['lane_fallback'] })).toEqual([])
+  })
+
+  it('someone on a cluster host without the swarm key knows the port and certificate but gets nothing without a token', async () => {
+    const offer = { port: a.lane!.port, fingerprint: a.lane!.fingerprint, token: new Uint8Array(randomBytes(32)), ttlMs: 10_000 }
+    const before = a.lane!.stats.refused.badToken
+    const err = await connectLane('127.0.0.1', offer, '00'.repeat(32), AbortSignal.timeout(10_000)).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(LaneUnavailableError)
+    expect((err as LaneUnavailableError).reason).toBe('token')
+    expect(a.lane!.stats.refused.badToken).toBe(before + 1)
   })
 })
