@@ -202,7 +202,7 @@ export class MeshsyncNode {
           onInvalid: (peer, err) => this.events.emit('invalid_message', { peer, topic: 'blob', reason: err.message }),
           lane: { offer: (peer, sha, handle, signal, onChunk) => this.lane?.offer(peer, sha, handle, signal, onChunk) },
         }),
-        blobClient: blobClient({ lane: laneUse(this) }),
+        blobClient: blobClient({ lane: laneUse(this), now: () => this.clock.now() }),
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )

@@ -259,7 +259,12 @@ export interface BlobClientComponents {
 export interface BlobClientInit {
   /** Lane use for sessions opened without their own `lane` option (read at each open). */
   lane?: () => LaneUse | undefined
+  /** Milliseconds now (the node's Clock); default Date.now. */
+  now?: () => number
 }
+
+/** After a lane connect timed out (a firewall that drops packets), sessions to that holder skip the lane this long (auto mode). */
+export const LANE_TIMEOUT_MEMORY_MS = 60_000
 
 /** Opens blob sessions; a libp2p service so it gets the connection manager. */
 export class BlobClient implements Startable {
@@ -267,6 +272,8 @@ export class BlobClient implements Startable {
   readonly #init: BlobClientInit
   /** Sessions whose chunks went over a lane, and lane chunks received (tests, metrics). */
   readonly stats = { laneSessions: 0, laneChunks: 0 }
+  /** Holders whose lane connect timed out, and when. */
+  readonly #laneTimedOut = new Map<string, number>()
 
   constructor(components: BlobClientComponents, init: BlobClientInit = {}) {
     this.#c = components
@@ -277,7 +284,24 @@ export class BlobClient implements Startable {
   stop(): void {}
 
   async open(peer: PeerId, sha256: string, opts: OpenOptions): Promise<BlobSession> {
-    const s = await BlobSession.open(this.#c.connectionManager, peer, sha256, { ...opts, lane: opts.lane ?? this.#init.lane?.() })
+    const id = peer.toString()
+    const now = this.#init.now ?? Date.now
+    let lane = opts.lane ?? this.#init.lane?.()
+    const timedOut = this.#laneTimedOut.get(id)
+    if (timedOut != null && now() - timedOut >= LANE_TIMEOUT_MEMORY_MS) this.#laneTimedOut.delete(id)
+    // a lane that timed out lately would cost every session its connect timeout again: straight to the stream
+    if (lane?.mode === 'auto' && this.#laneTimedOut.has(id)) lane = undefined
+    if (lane != null) {
+      const use = lane
+      lane = {
+        mode: use.mode,
+        onFallback: (p, sha, reason, message) => {
+          if (reason === 'timeout') this.#laneTimedOut.set(id, now())
+          use.onFallback(p, sha, reason, message)
+        },
+      }
+    }
+    const s = await BlobSession.open(this.#c.connectionManager, peer, sha256, { ...opts, lane })
     if (s.viaLane) this.stats.laneSessions++
     s.onLaneChunk = () => {
       this.stats.laneChunks++

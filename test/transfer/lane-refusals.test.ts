@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -165,6 +165,40 @@ describe('blob lane: what the holder refuses', () => {
       expect(dst.events.list({ types: ['sync_failed'] }).filter((e) => e.sha256 === sha)).toEqual([])
     } finally {
       lane.offer = real
+    }
+  })
+
+  it('a lane whose connect times out (packets dropped) is skipped for that holder for a while: one wait, one event', async () => {
+    // accepts TCP and never answers: what a TLS handshake into a black hole looks like
+    const accepted: Socket[] = []
+    const hole = createServer((sock) => {
+      accepted.push(sock)
+      sock.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve))
+    const port = (hole.address() as { port: number }).port
+    const lane = src.lane!
+    const real = lane.offer.bind(lane)
+    lane.offer = (...args) => ({ ...real(...args), port })
+    try {
+      const shasHere: string[] = []
+      for (const name of ['hole1.bin', 'hole2.bin']) {
+        const data = randomBytes(MiB + 7)
+        const sha = sha256Of(data)
+        shasHere.push(sha)
+        await writeFile(join(src.layout.dataDir, name), data)
+        await waitFor('announced', () => dst.view.holders(sha).includes(src.peerId))
+        const landed = await dst.fetch(sha, { signal: AbortSignal.timeout(60_000) })
+        expect((await readFile(join(dst.layout.dataDir, landed.path))).equals(data)).toBe(true)
+      }
+      expect(dst.events.list({ types: ['lane_fallback'] }).find((e) => e.sha256 === shasHere[0])?.data?.reason).toBe('timeout')
+      // the second file did not try the lane again
+      expect(dst.events.list({ types: ['lane_fallback'] }).filter((e) => e.sha256 === shasHere[1])).toEqual([])
+      expect(accepted.length).toBe(1)
+    } finally {
+      lane.offer = real
+      for (const sock of accepted) sock.destroy()
+      await new Promise<void>((resolve) => hole.close(() => resolve()))
     }
   })
 })
