@@ -40,6 +40,7 @@ import type { Kind } from './config/schema.js'
 import { Quarantine } from './quarantine/quarantine.js'
 import { releaseChecked, type ReleaseResult, WithheldFiles } from './quarantine/withheld.js'
 import { blobClient, blobServer, type BlobClient } from '../protocols/blob/index.js'
+import type { LaneServer } from '../protocols/blob/lane/index.js'
 import type { ManifestEntry } from '../protocols/manifest/index.js'
 import { breakerOptions, CircuitBreakers } from './transfer/circuit-breaker.js'
 import { Limits } from './transfer/limits.js'
@@ -60,6 +61,7 @@ import { Scrubber } from './catalog/scrub.js'
 import { explainStartError } from './node/start-errors.js'
 import type { MergeService } from './merge/service.js'
 import { mergeServiceFor } from './merge/wire.js'
+import { laneUse, startLane } from './transfer/lane-policy.js'
 
 export interface NodeOptions {
   config: ResolvedConfig
@@ -107,6 +109,8 @@ export class MeshsyncNode {
   merges!: MergeService
   /** BitTorrent for large files; undefined when off or when its port could not be opened. */
   bittorrent: Bittorrent | undefined
+  /** The blob bulk TLS lane (transfer.lane); undefined when off. */
+  lane: LaneServer | undefined
   #api: ApiServer | undefined
   #apiAddress: { host: string; port: number } | undefined
   #unregisterApi: (() => void) | undefined
@@ -189,6 +193,7 @@ export class MeshsyncNode {
 
     this.gater = new PeerGater(cfg.allowPeers)
     const psk = cfg.swarmKey != null ? await readSwarmKey(cfg.swarmKey) : undefined
+    this.lane = await startLane(this)
     this.mesh = await createMesh(
       {
         privateKey: this.privateKey,
@@ -215,8 +220,9 @@ export class MeshsyncNode {
         blobServer: blobServer({
           provider: { open: (sha, ctx) => this.provider.open(sha, ctx) },
           onInvalid: (peer, err) => this.events.emit('invalid_message', { peer, topic: 'blob', reason: err.message }),
+          lane: { offer: (peer, sha, handle, signal, onChunk) => this.lane?.offer(peer, sha, handle, signal, onChunk) },
         }),
-        blobClient: blobClient(),
+        blobClient: blobClient({ lane: laneUse(this), now: () => this.clock.now() }),
         attest: attestService({ holder: attestHolder(this.layout.dataDir, this.manifest, this.guard) }),
       },
     )
@@ -358,6 +364,7 @@ export class MeshsyncNode {
     await this.planner.stop()
     await this.transfers.stop()
     await this.bittorrent?.stop()
+    await this.lane?.close()
     await this.gossip.stop()
     await this.mesh.stop()
     this.db.close()
@@ -381,6 +388,7 @@ export class MeshsyncNode {
     await quietly('planner', () => this.planner?.stop())
     await quietly('transfers', () => this.transfers?.stop())
     await quietly('bittorrent', () => this.bittorrent?.stop())
+    await quietly('lane', () => this.lane?.close())
     await quietly('gossip', () => this.gossip?.stop())
     await quietly('mesh', () => this.mesh?.stop())
     await quietly('db', () => this.db?.close())
@@ -687,7 +695,8 @@ export class MeshsyncNode {
       uptimeMs: this.clock.now() - this.startedMs,
       addrs: this.mesh.getMultiaddrs().map((m) => m.toString().replace(/\/p2p\/[^/]+$/, '')),
       btPort: this.bittorrent?.port ?? 0,
-      transports: this.bittorrent != null ? ['libp2p', 'bittorrent'] : ['libp2p'],
+      transports: [...(this.bittorrent != null ? ['libp2p', 'bittorrent'] : ['libp2p']), ...(this.lane != null ? ['lane'] : [])],
+      lanePort: this.lane?.port ?? 0,
       manifest: { seq: this.manifest.seq, digest: this.manifest.digest, count: this.manifest.count },
       evacuating: this.#evacuating,
       evacuateDeadlineMs: this.#evacuateDeadlineMs,

@@ -12,6 +12,7 @@ export interface Request {
   length?: number
   priority: number
   copies: number
+  lane: boolean
 }
 
 export namespace Request {
@@ -66,6 +67,11 @@ export namespace Request {
           w.uint32(obj.copies)
         }
 
+        if ((obj.lane != null && obj.lane !== false)) {
+          w.uint32(72)
+          w.bool(obj.lane)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -76,7 +82,8 @@ export namespace Request {
           have: false,
           chunks: [],
           priority: 0,
-          copies: 0
+          copies: 0,
+          lane: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -119,6 +126,10 @@ export namespace Request {
             }
             case 8: {
               obj.copies = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.lane = reader.bool()
               break
             }
             default: {
@@ -204,6 +215,13 @@ export namespace Request {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.lane`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -257,6 +275,11 @@ export namespace Request {
     value: number
   }
 
+  export interface RequestLaneFieldEvent {
+    field: '$.lane'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Request>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Request.codec())
   }
@@ -265,7 +288,7 @@ export namespace Request {
     return decodeMessage(buf, Request.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Request>): Generator<RequestSha256FieldEvent | RequestMetaFieldEvent | RequestHaveFieldEvent | RequestChunksFieldEvent | RequestOffsetFieldEvent | RequestLengthFieldEvent | RequestPriorityFieldEvent | RequestCopiesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Request>): Generator<RequestSha256FieldEvent | RequestMetaFieldEvent | RequestHaveFieldEvent | RequestChunksFieldEvent | RequestOffsetFieldEvent | RequestLengthFieldEvent | RequestPriorityFieldEvent | RequestCopiesFieldEvent | RequestLaneFieldEvent> {
     return streamMessage(buf, Request.codec(), opts)
   }
 }
@@ -278,6 +301,7 @@ export interface Meta {
   kind: string
   facts: string
   complete: boolean
+  lane?: LaneOffer
 }
 
 export namespace Meta {
@@ -323,6 +347,11 @@ export namespace Meta {
         if ((obj.complete != null && obj.complete !== false)) {
           w.uint32(56)
           w.bool(obj.complete)
+        }
+
+        if (obj.lane != null) {
+          w.uint32(66)
+          LaneOffer.codec().encode(obj.lane, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -371,6 +400,12 @@ export namespace Meta {
             }
             case 7: {
               obj.complete = reader.bool()
+              break
+            }
+            case 8: {
+              obj.lane = LaneOffer.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.lane
+              })
               break
             }
             default: {
@@ -437,6 +472,13 @@ export namespace Meta {
               }
               break
             }
+            case 8: {
+              yield * LaneOffer.codec().stream(reader, reader.uint32(), `${prefix}.lane`, {
+                limits: opts.limits?.lane
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -484,6 +526,26 @@ export namespace Meta {
     value: boolean
   }
 
+  export interface MetaLanePortFieldEvent {
+    field: '$.lane.port'
+    value: number
+  }
+
+  export interface MetaLaneFingerprintFieldEvent {
+    field: '$.lane.fingerprint'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MetaLaneTokenFieldEvent {
+    field: '$.lane.token'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MetaLaneTtlMsFieldEvent {
+    field: '$.lane.ttlMs'
+    value: number
+  }
+
   export function encode (obj: Partial<Meta>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Meta.codec())
   }
@@ -492,8 +554,166 @@ export namespace Meta {
     return decodeMessage(buf, Meta.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Meta>): Generator<MetaSizeFieldEvent | MetaSha256FieldEvent | MetaChunkSizeFieldEvent | MetaChunkHashesFieldEvent | MetaKindFieldEvent | MetaFactsFieldEvent | MetaCompleteFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Meta>): Generator<MetaSizeFieldEvent | MetaSha256FieldEvent | MetaChunkSizeFieldEvent | MetaChunkHashesFieldEvent | MetaKindFieldEvent | MetaFactsFieldEvent | MetaCompleteFieldEvent | MetaLanePortFieldEvent | MetaLaneFingerprintFieldEvent | MetaLaneTokenFieldEvent | MetaLaneTtlMsFieldEvent> {
     return streamMessage(buf, Meta.codec(), opts)
+  }
+}
+
+export interface LaneOffer {
+  port: number
+  fingerprint: Uint8Array<ArrayBuffer>
+  token: Uint8Array<ArrayBuffer>
+  ttlMs: number
+}
+
+export namespace LaneOffer {
+  let _codec: Codec<LaneOffer>
+
+  export const codec = (): Codec<LaneOffer> => {
+    if (_codec == null) {
+      _codec = message<LaneOffer>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.port != null && obj.port !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.port)
+        }
+
+        if ((obj.fingerprint != null && obj.fingerprint.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.fingerprint)
+        }
+
+        if ((obj.token != null && obj.token.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.token)
+        }
+
+        if ((obj.ttlMs != null && obj.ttlMs !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.ttlMs)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          port: 0,
+          fingerprint: uint8ArrayAlloc(0),
+          token: uint8ArrayAlloc(0),
+          ttlMs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.port = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.fingerprint = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.token = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.ttlMs = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.port`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.fingerprint`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.token`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.ttlMs`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LaneOfferPortFieldEvent {
+    field: '$.port'
+    value: number
+  }
+
+  export interface LaneOfferFingerprintFieldEvent {
+    field: '$.fingerprint'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface LaneOfferTokenFieldEvent {
+    field: '$.token'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface LaneOfferTtlMsFieldEvent {
+    field: '$.ttlMs'
+    value: number
+  }
+
+  export function encode (obj: Partial<LaneOffer>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, LaneOffer.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LaneOffer>): LaneOffer {
+    return decodeMessage(buf, LaneOffer.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LaneOffer>): Generator<LaneOfferPortFieldEvent | LaneOfferFingerprintFieldEvent | LaneOfferTokenFieldEvent | LaneOfferTtlMsFieldEvent> {
+    return streamMessage(buf, LaneOffer.codec(), opts)
   }
 }
 
@@ -719,6 +939,26 @@ export namespace Response {
     value: boolean
   }
 
+  export interface ResponseMetaLanePortFieldEvent {
+    field: '$.meta.lane.port'
+    value: number
+  }
+
+  export interface ResponseMetaLaneFingerprintFieldEvent {
+    field: '$.meta.lane.fingerprint'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ResponseMetaLaneTokenFieldEvent {
+    field: '$.meta.lane.token'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ResponseMetaLaneTtlMsFieldEvent {
+    field: '$.meta.lane.ttlMs'
+    value: number
+  }
+
   export interface ResponseHaveFieldEvent {
     field: '$.have'
     value: Uint8Array<ArrayBuffer>
@@ -747,7 +987,7 @@ export namespace Response {
     return decodeMessage(buf, Response.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseStatusFieldEvent | ResponseMessageFieldEvent | ResponseMetaSizeFieldEvent | ResponseMetaSha256FieldEvent | ResponseMetaChunkSizeFieldEvent | ResponseMetaChunkHashesFieldEvent | ResponseMetaKindFieldEvent | ResponseMetaFactsFieldEvent | ResponseMetaCompleteFieldEvent | ResponseHaveFieldEvent | ResponseChunkFieldEvent | ResponseLengthFieldEvent | ResponseMissingFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Response>): Generator<ResponseStatusFieldEvent | ResponseMessageFieldEvent | ResponseMetaSizeFieldEvent | ResponseMetaSha256FieldEvent | ResponseMetaChunkSizeFieldEvent | ResponseMetaChunkHashesFieldEvent | ResponseMetaKindFieldEvent | ResponseMetaFactsFieldEvent | ResponseMetaCompleteFieldEvent | ResponseMetaLanePortFieldEvent | ResponseMetaLaneFingerprintFieldEvent | ResponseMetaLaneTokenFieldEvent | ResponseMetaLaneTtlMsFieldEvent | ResponseHaveFieldEvent | ResponseChunkFieldEvent | ResponseLengthFieldEvent | ResponseMissingFieldEvent> {
     return streamMessage(buf, Response.codec(), opts)
   }
 }

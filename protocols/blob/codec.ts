@@ -2,6 +2,7 @@ import { InvalidMessageError } from '../../src/util/errors.js'
 import { chunkCount, chunkRoot, chunkSizeFor } from './chunks.js'
 import { MAX_CHUNKS_PER_REQUEST, MAX_FACTS_BYTES, PRIORITY_CODES, type WirePriority } from './constants.js'
 import { type Meta as PbMeta, Request as PbRequest, Response as PbResponse, Status } from './blob.pb.js'
+import type { LaneOffer } from './lane/wire.js'
 
 export { Status }
 
@@ -13,6 +14,8 @@ export interface BlobRequest {
   range?: { offset: number; length: number }
   priority?: WirePriority
   copies?: number
+  /** First request: offer a bulk lane. */
+  lane?: boolean
 }
 
 export interface BlobMeta {
@@ -28,7 +31,7 @@ export interface BlobMeta {
 
 export type BlobResponse =
   | { type: 'error'; status: Status; message: string }
-  | { type: 'meta'; meta: BlobMeta }
+  | { type: 'meta'; meta: BlobMeta; lane?: LaneOffer }
   | { type: 'have'; have: Uint8Array }
   | { type: 'chunk'; index: number; length: number }
   | { type: 'missing'; index: number }
@@ -46,6 +49,7 @@ export function encodeRequest(r: BlobRequest): Uint8Array {
     length: r.range?.length,
     priority: PRIORITY_CODES.indexOf(r.priority ?? 'normal'),
     copies: r.copies ?? 0,
+    lane: r.lane ?? false,
   })
 }
 
@@ -67,6 +71,7 @@ export function decodeRequest(data: Uint8Array): BlobRequest {
     range: r.offset != null && r.length != null ? { offset: r.offset, length: r.length } : undefined,
     priority: PRIORITY_CODES[r.priority],
     copies: r.copies,
+    lane: r.lane,
   }
 }
 
@@ -87,6 +92,7 @@ export function encodeResponse(r: BlobResponse): Uint8Array {
           kind: r.meta.kind,
           facts: r.meta.facts,
           complete: r.meta.complete,
+          lane: r.lane != null ? { port: r.lane.port, fingerprint: new Uint8Array(r.lane.fingerprint), token: new Uint8Array(r.lane.token), ttlMs: r.lane.ttlMs } : undefined,
         },
       })
     case 'have':
@@ -110,9 +116,14 @@ export function decodeResponse(data: Uint8Array): BlobResponse {
     const m: PbMeta = r.meta
     if (m.sha256.byteLength !== 32) throw new InvalidMessageError('blob meta sha256 must be 32 bytes')
     if (Buffer.byteLength(m.facts) > MAX_FACTS_BYTES) throw new InvalidMessageError('blob meta facts too large')
+    const l = m.lane
+    if (l != null && (l.port < 1 || l.port > 65535 || l.fingerprint.byteLength !== 32 || l.token.byteLength !== 32 || l.ttlMs > 60_000)) {
+      throw new InvalidMessageError('blob lane offer malformed (port 1..65535, 32-byte fingerprint and token, ttl at most 60 s)')
+    }
     return {
       type: 'meta',
       meta: { size: m.size, sha256: hex(m.sha256), chunkSize: m.chunkSize, chunkHashes: m.chunkHashes, kind: m.kind.slice(0, 32), facts: m.facts, complete: m.complete },
+      lane: l != null ? { port: l.port, fingerprint: l.fingerprint, token: l.token, ttlMs: l.ttlMs } : undefined,
     }
   }
   if (r.have != null) return { type: 'have', have: r.have }

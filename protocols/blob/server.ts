@@ -4,6 +4,7 @@ import { BusyError, InvalidMessageError, NotFoundError, OverLimitError, StreamEn
 import { chunkCount, chunkLength } from './chunks.js'
 import { decodeRequest, encodeResponse, Status, type BlobMeta, type BlobRequest } from './codec.js'
 import { BLOB_PROTOCOL, MAX_OUTSTANDING, MAX_OUTSTANDING_QUERIES, MAX_REQUEST_BYTES, RESPONSE_TIMEOUT_MS, type WirePriority } from './constants.js'
+import type { LaneOffer } from './lane/wire.js'
 import { StreamReader, StreamWriter } from './stream-io.js'
 
 export interface ServeContext {
@@ -36,6 +37,8 @@ export interface BlobServerInit {
   provider: BlobProvider
   onInvalid?(peer: string, err: Error): void
   maxInboundStreams?: number
+  /** The bulk lane (SPEC.md, Bulk data lane): a one-time offer for this stream's handle, or undefined (off). */
+  lane?: { offer(peer: string, sha256: string, handle: BlobHandle, signal: AbortSignal, onChunk: (bytes: number) => void): LaneOffer | undefined }
 }
 
 export interface BlobServerComponents {
@@ -54,7 +57,7 @@ export class BlobServer implements Startable {
   readonly #c: BlobServerComponents
   readonly #init: BlobServerInit
   /** Streams served since start, for tests and metrics. */
-  readonly stats = { streams: 0, errors: 0, chunks: 0 }
+  readonly stats = { streams: 0, errors: 0, chunks: 0, laneChunks: 0 }
 
   constructor(components: BlobServerComponents, init: BlobServerInit) {
     this.#c = components
@@ -79,6 +82,8 @@ export class BlobServer implements Startable {
     const writer = new StreamWriter(stream)
     let handle: BlobHandle | undefined
     let failure: unknown
+    let laneOffer: LaneOffer | undefined
+    let laneSent = 0
     const fail = async (status: Status, message: string): Promise<void> => {
       this.stats.errors++
       await writer.message(encodeResponse({ type: 'error', status, message }), signal).catch(() => {})
@@ -115,6 +120,15 @@ export class BlobServer implements Startable {
       }
       const h = handle
       const meta = h.meta()
+      // a lane only for a complete copy: a partial holder's have polling stays on the stream
+      if (first.lane === true && meta.complete && first.meta === true) {
+        // chunks served over the lane count as this stream's (stats.chunks includes them)
+        laneOffer = this.#init.lane?.offer(peer, first.sha256, h, signal, (bytes) => {
+          laneSent += bytes
+          this.stats.chunks++
+          this.stats.laneChunks++
+        })
+      }
       const nChunks = chunkCount(meta.size, meta.chunkSize)
       const ops: Op[] = []
       let readerDone = false
@@ -177,7 +191,8 @@ export class BlobServer implements Startable {
           continue
         }
         if (op.type === 'meta') {
-          await writer.message(encodeResponse({ type: 'meta', meta: h.meta() }), signal)
+          await writer.message(encodeResponse({ type: 'meta', meta: h.meta(), lane: laneOffer }), signal)
+          laneOffer = undefined
         } else if (op.type === 'have') {
           await writer.message(encodeResponse({ type: 'have', have: h.have() }), signal)
         } else if (!h.has(op.index)) {
@@ -213,7 +228,7 @@ export class BlobServer implements Startable {
         stream.abort(err as Error)
       }
     } finally {
-      handle?.close(writer.sent, failure)
+      handle?.close(writer.sent + laneSent, failure)
     }
   }
 }

@@ -29,6 +29,8 @@ export interface HealthReport {
   /** SHA-256 (hex) of files the node is fetching now; it serves their verified chunks. */
   downloading: string[]
   transfersActive: number
+  /** Blob bulk TLS lane port (protocols/blob/SPEC.md), 0 or absent = none. */
+  lanePort?: number
 }
 
 const LEVEL_TO_PB: Record<DiskLevel, DiskState> = { ok: DiskState.DISK_OK, push: DiskState.DISK_PUSH, urgent: DiskState.DISK_URGENT, full: DiskState.DISK_FULL }
@@ -61,6 +63,7 @@ export function encodeHealth(h: HealthReport): Uint8Array {
     evacuateDeadlineMs: h.evacuateDeadlineMs,
     downloading: h.downloading.map((s) => new Uint8Array(Buffer.from(s, 'hex'))),
     transfersActive: h.transfersActive,
+    lanePort: h.lanePort ?? 0,
   })
 }
 
@@ -84,6 +87,7 @@ export function decodeHealth(data: Uint8Array): HealthReport {
   if (h.manifestDigest.byteLength !== 32) throw new InvalidMessageError('health manifest_digest must be 32 bytes')
   if (h.diskUsedPpm > 1e6) throw new InvalidMessageError('health disk_used_ppm over 1e6')
   if (h.btPort > 65535) throw new InvalidMessageError('health bt_port out of range')
+  if (h.lanePort > 65535) throw new InvalidMessageError('health lane_port out of range')
   for (const d of h.downloading) if (d.byteLength !== 32) throw new InvalidMessageError('health downloading entries must be 32 bytes')
   const level = PB_TO_LEVEL[String(h.diskState)]
   if (level == null) throw new InvalidMessageError('health disk_state unknown')
@@ -111,5 +115,6 @@ export function decodeHealth(data: Uint8Array): HealthReport {
     evacuateDeadlineMs: h.evacuateDeadlineMs,
     downloading: h.downloading.map((d) => Buffer.from(d).toString('hex')),
     transfersActive: h.transfersActive,
+    lanePort: h.lanePort,
   }
 }

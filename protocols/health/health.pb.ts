@@ -29,6 +29,7 @@ export interface Health {
   evacuateDeadlineMs: number
   downloading: Uint8Array<ArrayBuffer>[]
   transfersActive: number
+  lanePort: number
 }
 
 export namespace Health {
@@ -174,6 +175,11 @@ export namespace Health {
           w.uint32(obj.transfersActive)
         }
 
+        if ((obj.lanePort != null && obj.lanePort !== 0)) {
+          w.uint32(208)
+          w.uint32(obj.lanePort)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -203,7 +209,8 @@ export namespace Health {
           evacuating: false,
           evacuateDeadlineMs: 0,
           downloading: [],
-          transfersActive: 0
+          transfersActive: 0,
+          lanePort: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -326,6 +333,10 @@ export namespace Health {
             }
             case 25: {
               obj.transfersActive = reader.uint32()
+              break
+            }
+            case 26: {
+              obj.lanePort = reader.uint32()
               break
             }
             default: {
@@ -557,6 +568,13 @@ export namespace Health {
               }
               break
             }
+            case 26: {
+              yield {
+                field: `${prefix}.lanePort`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -698,6 +716,11 @@ export namespace Health {
     value: number
   }
 
+  export interface HealthLanePortFieldEvent {
+    field: '$.lanePort'
+    value: number
+  }
+
   export function encode (obj: Partial<Health>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Health.codec())
   }
@@ -706,7 +729,7 @@ export namespace Health {
     return decodeMessage(buf, Health.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Health>): Generator<HealthSeqFieldEvent | HealthTimeMsFieldEvent | HealthNameFieldEvent | HealthRoleFieldEvent | HealthProviderFieldEvent | HealthTagsFieldEvent | HealthEphemeralFieldEvent | HealthDiskTotalFieldEvent | HealthDiskFreeFieldEvent | HealthDiskUsedPpmFieldEvent | HealthDiskStateFieldEvent | HealthLoadMilliFieldEvent | HealthAcceptingFieldEvent | HealthVersionFieldEvent | HealthUptimeMsFieldEvent | HealthAddrsFieldEvent | HealthBtPortFieldEvent | HealthTransportsFieldEvent | HealthManifestSeqFieldEvent | HealthManifestDigestFieldEvent | HealthManifestCountFieldEvent | HealthEvacuatingFieldEvent | HealthEvacuateDeadlineMsFieldEvent | HealthDownloadingFieldEvent | HealthTransfersActiveFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Health>): Generator<HealthSeqFieldEvent | HealthTimeMsFieldEvent | HealthNameFieldEvent | HealthRoleFieldEvent | HealthProviderFieldEvent | HealthTagsFieldEvent | HealthEphemeralFieldEvent | HealthDiskTotalFieldEvent | HealthDiskFreeFieldEvent | HealthDiskUsedPpmFieldEvent | HealthDiskStateFieldEvent | HealthLoadMilliFieldEvent | HealthAcceptingFieldEvent | HealthVersionFieldEvent | HealthUptimeMsFieldEvent | HealthAddrsFieldEvent | HealthBtPortFieldEvent | HealthTransportsFieldEvent | HealthManifestSeqFieldEvent | HealthManifestDigestFieldEvent | HealthManifestCountFieldEvent | HealthEvacuatingFieldEvent | HealthEvacuateDeadlineMsFieldEvent | HealthDownloadingFieldEvent | HealthTransfersActiveFieldEvent | HealthLanePortFieldEvent> {
     return streamMessage(buf, Health.codec(), opts)
   }
 }

@@ -19,7 +19,9 @@ import { XSalsa20Stream } from '../../src/mesh/xsalsa20-stream.js'
  * Transfer throughput: one file (default 1 GiB) between node processes on
  * loopback, next to a plain node:net TCP transfer doing the same SHA-256,
  * write and fsync (the unencrypted ceiling), measured in the same run. Then
- * the same file from 3 sources to 1 receiver.
+ * the same file from 3 sources to 1 receiver. Meshsync runs with the bulk
+ * lane (transfer.lane auto, the default) and once more with the libp2p
+ * stream only (transfer.lane off).
  *
  *   npm run bench -- transfer [--size-mib 1024] [--swarm-key off|on|both] [--runs 3]
  *
@@ -50,6 +52,8 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`plain TCP: ${round(size / 1e6 / plain.seconds)} MB/s\n`)
     const one = await meshsync(file, sha, size, work, 1, extra)
     process.stderr.write(`meshsync 1 -> 1: ${round(size / 1e6 / one.seconds)} MB/s, receiver peak RSS ${round(one.peakRssMiB)} MiB\n`)
+    const streamOnly = await meshsync(file, sha, size, work, 1, { ...extra, 'transfer.lane': 'off' })
+    process.stderr.write(`meshsync 1 -> 1, libp2p stream only: ${round(size / 1e6 / streamOnly.seconds)} MB/s, receiver peak RSS ${round(streamOnly.peakRssMiB)} MiB\n`)
     const three = await meshsync(file, sha, size, work, 3, extra)
     process.stderr.write(`meshsync 3 -> 1: ${round(size / 1e6 / three.seconds)} MB/s, receiver peak RSS ${round(three.peakRssMiB)} MiB\n`)
 
@@ -64,12 +68,14 @@ export async function run(argv: string[]): Promise<void> {
       ratio: round(meshsyncMBps / plainTcpMBps, 2),
       receiverPeakRssMiB: round(one.peakRssMiB),
       receiverIdleRssMiB: round(one.idleRssMiB),
+      libp2pOnlyMBps: round(size / 1e6 / streamOnly.seconds),
       threeSources: { meshsyncMBps: round(size / 1e6 / three.seconds), ratio: round(size / 1e6 / three.seconds / plainTcpMBps, 2), receiverPeakRssMiB: round(three.peakRssMiB), sources: three.sources },
     }
     process.stdout.write(
       `\n| transfer (${sizeMiB} MiB, loopback, one 2-core host) | MB/s | vs plain TCP | receiver peak RSS |\n|---|---|---|---|\n` +
         `| plain node:net TCP + SHA-256 + write + fsync | ${plainTcpMBps} | 1.00 | - |\n` +
-        `| meshsync, 1 source | ${meshsyncMBps} | ${result.ratio} | ${result.receiverPeakRssMiB} MiB (idle ${result.receiverIdleRssMiB}) |\n` +
+        `| meshsync, 1 source, lane | ${meshsyncMBps} | ${result.ratio} | ${result.receiverPeakRssMiB} MiB (idle ${result.receiverIdleRssMiB}) |\n` +
+        `| meshsync, 1 source, libp2p stream only | ${result.libp2pOnlyMBps} | ${round(result.libp2pOnlyMBps / plainTcpMBps, 2)} | ${round(streamOnly.peakRssMiB)} MiB |\n` +
         `| meshsync, 3 sources | ${result.threeSources.meshsyncMBps} | ${result.threeSources.ratio} | ${result.threeSources.receiverPeakRssMiB} MiB |\n\n`,
     )
     process.stdout.write(`${JSON.stringify(result)}\n`)
@@ -180,18 +186,19 @@ async function meshsync(
   sources: number,
   extra: Record<string, unknown>,
 ): Promise<{ seconds: number; peakRssMiB: number; idleRssMiB: number; sources: number; cpuSeconds: number }> {
-  await rm(join(work, `dst${sources}`), { recursive: true, force: true })
-  for (let i = 0; i < sources; i++) await rm(join(work, `src${sources}-${i}`), { recursive: true, force: true })
-  const settings = { ...extra, 'catalog.stableSeconds': 0, 'gossip.healthIntervalSeconds': 0.5, 'gossip.suspectAfterSeconds': 3, 'gossip.downAfterSeconds': 6, 'disk.minFree': 0, 'transfer.maxSources': sources, 'log.level': 'warn' }
+  const lane = String(extra['transfer.lane'] ?? 'auto')
+  await rm(join(work, `dst${sources}-${lane}`), { recursive: true, force: true })
+  for (let i = 0; i < sources; i++) await rm(join(work, `src${sources}-${lane}-${i}`), { recursive: true, force: true })
+  const settings = { ...extra, 'catalog.stableSeconds': 0, 'gossip.healthIntervalSeconds': 0.5, 'gossip.suspectAfterSeconds': 3, 'gossip.downAfterSeconds': 6, 'disk.minFree': 0, 'transfer.maxSources': sources, 'transfer.lane': lane, 'log.level': 'warn' }
   const nodes: ProcessNode[] = []
   try {
     for (let i = 0; i < sources; i++) {
-      const dir = join(work, `src${sources}-${i}`)
+      const dir = join(work, `src${sources}-${lane}-${i}`)
       await mkdir(dir, { recursive: true })
       await link(file, join(dir, 'big.bin'))
       nodes.push(await ProcessNode.start({ name: `src${i}`, dataDir: dir, bootstrap: nodes[0] != null ? [nodes[0].addresses[0]!] : [], settings, logFile: join(work, `src${i}.log`) }))
     }
-    const dst = await ProcessNode.start({ name: 'dst', dataDir: join(work, `dst${sources}`), bootstrap: [nodes[0]!.addresses[0]!], settings, logFile: join(work, 'dst.log') })
+    const dst = await ProcessNode.start({ name: 'dst', dataDir: join(work, `dst${sources}-${lane}`), bootstrap: [nodes[0]!.addresses[0]!], settings, logFile: join(work, 'dst.log') })
     nodes.push(dst)
     // every source announced (the catalog hashes the file first) and known to the receiver
     const deadline = Date.now() + 180_000
@@ -207,7 +214,7 @@ async function meshsync(
     const { seconds, peakRssMiB } = await timedFetch(dst, sha)
     const cpuSecondsUsed = (await cpu()) - cpuBefore
     // byte-identical?
-    const got = await hashFile(join(work, `dst${sources}`, 'big.bin'))
+    const got = await hashFile(join(work, `dst${sources}-${lane}`, 'big.bin'))
     if (got !== sha) throw new Error(`landed file hashes to ${got}, expected ${sha}`)
     return { seconds, peakRssMiB, idleRssMiB, sources, cpuSeconds: cpuSecondsUsed }
   } finally {

@@ -268,6 +268,10 @@ export const configSchema = z.strictObject({
         .prefault({}),
       /** Abandoned staging files older than this are removed. */
       stagingMaxAgeSeconds: z.number().gt(0).default(24 * 3600),
+      /** Bulk TLS 1.3 data lane for chunk bytes (protocols/blob/SPEC.md): auto = when offered, else the libp2p stream. */
+      lane: z.enum(['auto', 'off', 'only']).default('auto'),
+      /** TCP port of the lane listener; 0 = any free port (announced in health as lane_port). */
+      lanePort: z.int().min(0).max(65535).default(0),
     })
     .prefault({}),
   disk: z

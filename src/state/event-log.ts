@@ -38,6 +38,8 @@ export const EVENT_TYPES = [
   'database_merged',
   'merge_conflict',
   'merge_failed',
+  'lane_fallback',
+  'lane_refused',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 

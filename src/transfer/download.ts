@@ -3,6 +3,7 @@ import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Bitfield, chunkCount, chunkLength, chunkRoot, chunkSizeFor, metaProblem, type BlobClient, type BlobMeta, type BlobSession, type WirePriority } from '../../protocols/blob/index.js'
+import { LaneUnavailableError } from '../../protocols/blob/lane/index.js'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { PieceHasher, type Sha1Pieces } from '../catalog/hasher.js'
 import type { Clock } from '../util/clock.js'
@@ -427,7 +428,8 @@ export class Download {
         if (this.#controller.signal.aborted) return
         init.breakers.failure(src.peer)
         this.#cooldown.set(src.peer, init.clock.now())
-        if (err instanceof NotFoundError) this.#banned.add(src.peer)
+        // transfer.lane = only and this holder gives no working lane: not a source for this file
+        if (err instanceof NotFoundError || err instanceof LaneUnavailableError) this.#banned.add(src.peer)
         init.log.debug({ peer: src.peer, path: this.entry.path, err: errorMessage(err) }, 'could not open a source')
       })
   }
