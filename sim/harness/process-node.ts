@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -140,8 +140,6 @@ export class ProcessNode {
       o.name,
       '--data-dir',
       o.dataDir,
-      // a fresh node's data dir does not exist yet (a named one that is missing is refused without --init)
-      '--init',
       ...listen.flatMap((l) => ['--listen', l]),
       ...(o.announce ?? []).flatMap((a) => ['--announce', a]),
       '--api',
@@ -152,6 +150,9 @@ export class ProcessNode {
       ...(o.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
       ...Object.entries(o.settings ?? {}).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`]),
     ]
+    // a fresh node's data dir does not exist yet, and a named one that is missing is refused: make it here
+    // rather than pass --init, which builds from before that flag (the upgrade test runs them) do not know
+    await mkdir(o.dataDir, { recursive: true })
     const cmd = [...(o.wrap ?? []), process.execPath, ...args]
     // MESHSYNC_* variables are config keys to the node; the test runner's own (MESHSYNC_TEST_LOG) are not
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MESHSYNC_TEST_')))

@@ -42,7 +42,9 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
       const scheme = node.apiTls != null ? 'https' : 'http'
       const tls = node.apiTls != null ? `\n  TLS certificate SHA-256 ${node.apiTls.fingerprint}${node.apiTls.selfSigned ? ' (self-signed)' : ''}` : ''
       process.stderr.write(
-        `meshsync ${config.node.name} ${node.peerId}\n  api and dashboard ${scheme}://${node.apiAddress}/ (\`meshsync dashboard\` prints a login link)${tls}\n${node.addresses.map((a) => `  ${a}`).join('\n')}\n`,
+        // the first three parts (name and peer ID, `api URL`, the addresses) are what scripts read: keep their shape
+        `meshsync ${config.node.name} ${node.peerId}\n  api ${scheme}://${node.apiAddress}\n${node.addresses.map((a) => `  ${a}`).join('\n')}\n` +
+          `  dashboard ${scheme}://${node.apiAddress}/ (\`meshsync dashboard\` prints a login link)${tls}\n`,
       )
       await new Promise<void>((resolve) => {
         let stopping = false

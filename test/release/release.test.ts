@@ -63,7 +63,7 @@ describe('release tarball', () => {
     const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
     expect(tarball.endsWith(`meshsync-${version}-linux-x64.tar.gz`)).toBe(true)
     const list = (await run('tar', ['-tzf', tarball])).stdout.split('\n')
-    for (const f of ['bin/meshsync', 'runtime/bin/node', 'app/dist/src/cli/bin.js', 'app/build-info.json', 'app/node_modules/better-sqlite3/prebuilds/linux-x64.node', 'bootstrap/NEW_HOST.md', 'bootstrap/systemd/meshsync.service', 'bootstrap/templates/cluster.yaml']) {
+    for (const f of ['bin/meshsync', 'runtime/bin/node', 'app/dist/src/cli/bin.js', 'app/build-info.json', 'app/node_modules/better-sqlite3/prebuilds/linux-x64.node', 'app/dist/src/api/dashboard/index.html', 'bootstrap/NEW_HOST.md', 'bootstrap/systemd/meshsync.service', 'bootstrap/templates/cluster.yaml']) {
       expect(list, f).toContain(`meshsync-${version}-linux-x64/${f}`)
     }
     for (const dev of ['vitest', 'typescript', '@biomejs', 'fast-check']) expect(list.some((f) => f.includes(`/node_modules/${dev}/`)), dev).toBe(false)
