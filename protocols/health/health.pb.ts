@@ -29,6 +29,7 @@ export interface Health {
   evacuateDeadlineMs: number
   downloading: Uint8Array<ArrayBuffer>[]
   transfersActive: number
+  sinks: string[]
 }
 
 export namespace Health {
@@ -174,6 +175,13 @@ export namespace Health {
           w.uint32(obj.transfersActive)
         }
 
+        if (obj.sinks != null && obj.sinks.length > 0) {
+          for (const value of obj.sinks) {
+            w.uint32(210)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -203,7 +211,8 @@ export namespace Health {
           evacuating: false,
           evacuateDeadlineMs: 0,
           downloading: [],
-          transfersActive: 0
+          transfersActive: 0,
+          sinks: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -328,6 +337,14 @@ export namespace Health {
               obj.transfersActive = reader.uint32()
               break
             }
+            case 26: {
+              if (opts.limits?.sinks != null && obj.sinks.length === opts.limits.sinks) {
+                throw new MaxLengthError('Decode error - repeated field "sinks" had too many elements')
+              }
+
+              obj.sinks.push(reader.string())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -341,7 +358,8 @@ export namespace Health {
           tags: 0,
           addrs: 0,
           transports: 0,
-          downloading: 0
+          downloading: 0,
+          sinks: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -557,6 +575,21 @@ export namespace Health {
               }
               break
             }
+            case 26: {
+              if (opts.limits?.sinks != null && obj.sinks === opts.limits.sinks) {
+                throw new MaxLengthError('Streaming decode error - repeated field "sinks" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.sinks[]`,
+                index: obj.sinks,
+                value: reader.string()
+              }
+
+              obj.sinks++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -698,6 +731,12 @@ export namespace Health {
     value: number
   }
 
+  export interface HealthSinksFieldEvent {
+    field: '$.sinks[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<Health>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Health.codec())
   }
@@ -706,7 +745,7 @@ export namespace Health {
     return decodeMessage(buf, Health.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Health>): Generator<HealthSeqFieldEvent | HealthTimeMsFieldEvent | HealthNameFieldEvent | HealthRoleFieldEvent | HealthProviderFieldEvent | HealthTagsFieldEvent | HealthEphemeralFieldEvent | HealthDiskTotalFieldEvent | HealthDiskFreeFieldEvent | HealthDiskUsedPpmFieldEvent | HealthDiskStateFieldEvent | HealthLoadMilliFieldEvent | HealthAcceptingFieldEvent | HealthVersionFieldEvent | HealthUptimeMsFieldEvent | HealthAddrsFieldEvent | HealthBtPortFieldEvent | HealthTransportsFieldEvent | HealthManifestSeqFieldEvent | HealthManifestDigestFieldEvent | HealthManifestCountFieldEvent | HealthEvacuatingFieldEvent | HealthEvacuateDeadlineMsFieldEvent | HealthDownloadingFieldEvent | HealthTransfersActiveFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Health>): Generator<HealthSeqFieldEvent | HealthTimeMsFieldEvent | HealthNameFieldEvent | HealthRoleFieldEvent | HealthProviderFieldEvent | HealthTagsFieldEvent | HealthEphemeralFieldEvent | HealthDiskTotalFieldEvent | HealthDiskFreeFieldEvent | HealthDiskUsedPpmFieldEvent | HealthDiskStateFieldEvent | HealthLoadMilliFieldEvent | HealthAcceptingFieldEvent | HealthVersionFieldEvent | HealthUptimeMsFieldEvent | HealthAddrsFieldEvent | HealthBtPortFieldEvent | HealthTransportsFieldEvent | HealthManifestSeqFieldEvent | HealthManifestDigestFieldEvent | HealthManifestCountFieldEvent | HealthEvacuatingFieldEvent | HealthEvacuateDeadlineMsFieldEvent | HealthDownloadingFieldEvent | HealthTransfersActiveFieldEvent | HealthSinksFieldEvent> {
     return streamMessage(buf, Health.codec(), opts)
   }
 }

@@ -39,6 +39,8 @@ export interface Sink {
   head(sha256: string, opts?: SinkCallOptions): Promise<BlobHead | undefined>
   /** The blob's bytes. Throws SinkError (reason 'missing' if absent). */
   get(sha256: string, opts?: SinkCallOptions): Promise<Readable>
+  /** Removes a blob that failed its re-hash (a corrupt object must stop counting on every node, which only read its metadata). */
+  remove(sha256: string, opts?: SinkCallOptions): Promise<void>
   putIndex(entry: ManifestEntry, opts?: SinkCallOptions): Promise<void>
   /** Every index entry in the sink (bounded per object; malformed ones are skipped). */
   listIndex(opts?: SinkCallOptions): AsyncIterable<ManifestEntry>

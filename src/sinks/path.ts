@@ -4,6 +4,7 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
+import { MeshsyncError } from '../util/errors.js'
 import { fsyncDir, prepareTarget, writeFileAtomic } from '../util/fs.js'
 import { BLOBS, INDEX, MAX_INDEX_BYTES, SHA256_HEX, type BlobHead, type BlobMeta, indexKey, indexText, parseIndex, type Sink, type SinkCallOptions, SinkError } from './index.js'
 
@@ -108,6 +109,15 @@ export class PathSink implements Sink {
     return createReadStream(file, { signal: opts.signal })
   }
 
+  async remove(sha256: string, opts: SinkCallOptions = {}): Promise<void> {
+    await this.probe(opts)
+    this.#sha(sha256)
+    const dir = join(this.#root, BLOBS)
+    await rm(join(dir, `${sha256}.meta.json`), { force: true })
+    await rm(join(dir, sha256), { force: true })
+    await fsyncDir(dir).catch(() => undefined)
+  }
+
   async putIndex(entry: ManifestEntry, opts: SinkCallOptions = {}): Promise<void> {
     await this.probe(opts)
     try {
@@ -142,8 +152,10 @@ export class PathSink implements Sink {
     if (!SHA256_HEX.test(sha256)) throw new SinkError(this.name, 'other', `not a SHA-256: ${JSON.stringify(sha256).slice(0, 80)}`)
   }
 
-  #wrap(err: unknown, what: string): SinkError {
+  #wrap(err: unknown, what: string): Error {
     if (err instanceof SinkError) return err
+    // the local side failed (the file did not hash to its SHA-256): not the sink's fault
+    if (err instanceof MeshsyncError) return err
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOSPC' || code === 'EDQUOT') return new SinkError(this.name, 'full', `${this.#root} is full (${what})`, { cause: err })
     if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new SinkError(this.name, 'other', `${this.#root} is not writable (${code}, ${what})`, { cause: err })

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
+import { MeshsyncError } from '../util/errors.js'
 import type { S3SinkConfig } from './config.js'
 import { BLOBS, INDEX, MAX_INDEX_BYTES, SHA256_HEX, type BlobHead, type BlobMeta, indexKey, indexText, parseIndex, type Sink, type SinkCallOptions, SinkError, type SinkFailure } from './index.js'
 
@@ -119,6 +120,13 @@ export class S3Sink implements Sink {
     return r.Body
   }
 
+  async remove(sha256: string, opts: SinkCallOptions = {}): Promise<void> {
+    if (!SHA256_HEX.test(sha256)) throw new SinkError(this.name, 'other', 'not a SHA-256')
+    await this.#call(`removing blob ${sha256.slice(0, 12)}`, () =>
+      this.#client.send(new DeleteObjectCommand({ Bucket: this.#cfg.bucket, Key: this.#key(`${BLOBS}/${sha256}`) }), { abortSignal: opts.signal }),
+    )
+  }
+
   async putIndex(entry: ManifestEntry, opts: SinkCallOptions = {}): Promise<void> {
     await this.#call(`writing the index of ${entry.path}`, () =>
       this.#client.send(
@@ -155,6 +163,8 @@ export class S3Sink implements Sink {
 
   #wrap(err: unknown, what: string): SinkError | Error {
     if (err instanceof SinkError) return err
+    // the local side failed (the file did not hash to its SHA-256): not the sink's fault
+    if (err instanceof MeshsyncError) return err
     const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } }
     if (e.name === 'AbortError') return err as Error
     const status = e.$metadata?.httpStatusCode

@@ -34,6 +34,9 @@ export const EVENT_TYPES = [
   'evacuation_started',
   'evacuation_finished',
   'file_withheld',
+  'backup_completed',
+  'backup_failed',
+  'restore_completed',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 
