@@ -51,6 +51,7 @@ import { attestService, type AttestService } from '../protocols/attest/index.js'
 import { refusingBlobClient, startBittorrent, type Bittorrent } from './bittorrent/index.js'
 import { attestHolder } from './replication/attest-holder.js'
 import { Cleanup } from './replication/cleanup.js'
+import { NodeSinks } from './sinks/wiring.js'
 import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
 import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
@@ -100,6 +101,8 @@ export class MeshsyncNode {
   guard!: DeletionGuard
   planner!: ReplicationPlanner
   cleanup!: Cleanup
+  /** Backup sinks: the backup loop and the verified sink copies (src/sinks). */
+  sinks!: NodeSinks
   /** BitTorrent for large files; undefined when off or when its port could not be opened. */
   bittorrent: Bittorrent | undefined
   #api: ApiServer | undefined
@@ -306,7 +309,7 @@ export class MeshsyncNode {
       clock: this.clock,
       log: this.log,
     })
-    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber]
+    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber, this.sinks.backup]
     for (const l of this.#loops) l.start()
     this.#watch()
 
@@ -494,6 +497,7 @@ export class MeshsyncNode {
         diskLevel: this.#diskLevel,
         accepting: this.#accepting(),
         evacuating: this.#evacuating,
+        sinks: this.sinks?.backup.reachable() ?? [],
       }),
       view: this.view,
       manifest: this.manifest,
@@ -507,6 +511,18 @@ export class MeshsyncNode {
       repairsPerMinute: r.repairsPerMinute,
       warmupMs: Math.max(1000, 3 * cfg.gossip.healthIntervalSeconds * 1000),
       viewSynced: () => this.view.peers().every((p) => p.state !== 'up' || !this.view.needsSync(p.peerId)),
+    })
+    this.sinks = new NodeSinks({
+      cfg,
+      self: this.peerId,
+      db: this.db,
+      manifest: this.manifest,
+      planner: this.planner,
+      snapshotDir: this.layout.snapshots,
+      limiter: this.limits.upload,
+      events: this.events,
+      clock: this.clock,
+      log: this.log,
     })
     this.cleanup = new Cleanup({
       self: this.peerId,
@@ -523,6 +539,7 @@ export class MeshsyncNode {
         return this.#diskLevel
       },
       requiredCopies: cfg.disk.requiredCopiesForDelete,
+      sinks: this.sinks.sinks.size > 0 || cfg.disk.requireBackupForDelete ? this.sinks : undefined,
       attestTimeoutMs: cfg.disk.attestTimeoutSeconds * 1000,
       events: this.events,
       clock: this.clock,
@@ -664,6 +681,7 @@ export class MeshsyncNode {
       evacuateDeadlineMs: this.#evacuateDeadlineMs,
       downloading: this.transfers.downloading().slice(0, 64),
       transfersActive: this.transfers.activeCount + this.provider.serving,
+      sinks: this.sinks?.backup.reachable() ?? [],
     }
   }
 }

@@ -26,6 +26,8 @@ export interface BackupInit {
   /** Holders of a content hash (gossiped manifests, this node included). */
   holders(sha256: string): readonly string[]
   nodes(): ReadonlyMap<string, NodeFacts>
+  /** Called at the start of each tick (the node refreshes its plan there, so holders() is read from one snapshot). */
+  refresh?(): void
   limiter?: RateLimiter
   weight(priority: string): number
   events: EventLog
@@ -107,6 +109,7 @@ export class BackupLoop {
         this.#down(st, err, undefined)
       }
     }
+    this.#init.refresh?.()
     const nodes = this.#init.nodes()
     for (const f of this.#init.files()) {
       if (signal.aborted) return
