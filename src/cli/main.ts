@@ -4,7 +4,7 @@ import { loadConfig, type ResolvedConfig } from '../config/load.js'
 import { ConfigError, EXIT_INCOMPATIBLE, IncompatibleError, MeshsyncError } from '../util/errors.js'
 import { versionText } from '../node/version.js'
 import { registerInspectCommands } from './inspect.js'
-import { registerLocalCommands } from './local.js'
+import { registerLocalCommands, registerRestoreCommand } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
 import { registerSimCommand } from './sim-command.js'
 
@@ -89,6 +89,7 @@ export function buildProgram(): Command {
     .version(versionText(), '-V, --version', 'print the version, commit and protocol versions')
     .showHelpAfterError()
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
+  registerRestoreCommand(program, { addConfigOptions, configFrom, collect })
   registerInspectCommands(program, { apiAddressFrom })
   registerTransferCommands(program, { apiAddressFrom })
   registerSimCommand(program)
