@@ -511,6 +511,7 @@ export class MeshsyncNode {
       repairsPerMinute: r.repairsPerMinute,
       warmupMs: Math.max(1000, 3 * cfg.gossip.healthIntervalSeconds * 1000),
       viewSynced: () => this.view.peers().every((p) => p.state !== 'up' || !this.view.needsSync(p.peerId)),
+      noLiveSource: (p) => this.sinks?.wantRestore(p),
     })
     this.sinks = new NodeSinks({
       cfg,
@@ -520,6 +521,14 @@ export class MeshsyncNode {
       planner: this.planner,
       snapshotDir: this.layout.snapshots,
       limiter: this.limits.upload,
+      landing: {
+        dataDir: this.layout.dataDir,
+        manifest: this.manifest,
+        quarantine: this.quarantine,
+        clock: this.clock,
+        validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
+      },
+      stagingDir: this.layout.staging,
       events: this.events,
       clock: this.clock,
       log: this.log,

@@ -39,6 +39,8 @@ export interface PlannerInit {
   warmupMs: number
   /** True once this node's copy of every live peer's manifest matches what that peer's health says. */
   viewSynced: () => boolean
+  /** Placement wants a file here that no live node can send (every holder lost): a backup sink may have it (src/sinks). */
+  noLiveSource?: (p: PlannedFile) => void
 }
 
 /** Replication health, for /status and the metrics. */
@@ -177,7 +179,10 @@ export class ReplicationPlanner {
       if (wanted && !held) {
         if (self.evacuating || !warm) continue
         const anySourceUp = known.facts.holders.some((h) => h !== self.peerId && this.#nodes.get(h)?.state === 'up')
-        if (!anySourceUp) continue
+        if (!anySourceUp) {
+          if (t == null) this.#init.noLiveSource?.(p)
+          continue
+        }
         stats.pulling++
         if (t != null && t.state !== 'failed') continue
         const isRepair = placement.repair && placement.copies.length < policy.minCopies

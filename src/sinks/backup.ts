@@ -28,6 +28,8 @@ export interface BackupInit {
   nodes(): ReadonlyMap<string, NodeFacts>
   /** Called at the start of each tick (the node refreshes its plan there, so holders() is read from one snapshot). */
   refresh?(): void
+  /** Runs at the end of each tick (the node restores files no live node holds there). */
+  after?(signal: AbortSignal): Promise<void>
   limiter?: RateLimiter
   weight(priority: string): number
   events: EventLog
@@ -130,6 +132,7 @@ export class BackupLoop {
         }
       }
     }
+    if (!signal.aborted) await this.#init.after?.(signal)
   }
 
   async #one(sink: Sink, st: SinkStatus, f: LocalFile, uploader: boolean, priority: string, signal: AbortSignal): Promise<void> {

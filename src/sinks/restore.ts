@@ -83,7 +83,7 @@ export async function restoreFromSinks(o: RestoreOptions): Promise<RestoreResult
   return result
 }
 
-async function restoreOne(o: RestoreOptions, sink: Sink, entry: ManifestEntry, signal: AbortSignal): Promise<void> {
+export async function restoreOne(o: Pick<RestoreOptions, 'landing' | 'stagingDir'>, sink: Sink, entry: ManifestEntry, signal: AbortSignal): Promise<void> {
   const staging = join(o.stagingDir, `restore-${entry.sha256.slice(0, 16)}-${randomBytes(4).toString('hex')}`)
   try {
     const body = await sink.get(entry.sha256, { signal })

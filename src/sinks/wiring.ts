@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import type { LocalFile, LocalManifest } from '../catalog/local-manifest.js'
 import type { ResolvedConfig } from '../config/load.js'
 import { policyFor } from '../config/policies.js'
@@ -7,12 +8,14 @@ import type { Attestation } from '../replication/deletion-guard.js'
 import type { PlannedFile, ReplicationPlanner } from '../replication/planner.js'
 import type { Db } from '../state/db.js'
 import type { EventLog } from '../state/event-log.js'
+import type { LandingInit } from '../transfer/landing.js'
 import type { RateLimiter } from '../transfer/rate-limiter.js'
 import type { Clock } from '../util/clock.js'
 import { errorMessage } from '../util/errors.js'
 import type { Logger } from '../util/log.js'
 import { BackupLoop } from './backup.js'
 import type { Sink } from './index.js'
+import { restoreOne } from './restore.js'
 import { SinkCopyStore } from './store.js'
 import { openSink, verifySinkCopy } from './verify.js'
 
@@ -24,6 +27,9 @@ export interface SinksInit {
   planner: ReplicationPlanner
   snapshotDir: string
   limiter: RateLimiter
+  /** The node's landing and staging folder, for restoring files no live node holds. */
+  landing: LandingInit
+  stagingDir: string
   events: EventLog
   clock: Clock
   log: Logger
@@ -42,9 +48,13 @@ export class NodeSinks {
   readonly #clock: Clock
   /** Sinks whose client could not be made (credentials missing...): named in status, never reachable. */
   readonly broken = new Map<string, string>()
+  /** Files placement wants here that no live node holds, by SHA-256: restored from a sink on the backup loop's next tick. */
+  readonly #pending = new Map<string, ManifestEntry>()
+  readonly #init: SinksInit
 
   constructor(init: SinksInit) {
     const { cfg } = init
+    this.#init = init
     for (const [name, s] of Object.entries(cfg.sinks.targets)) {
       try {
         this.sinks.set(name, openSink(name, s))
@@ -81,7 +91,47 @@ export class NodeSinks {
       rehashIntervalMs: cfg.sinks.rehashIntervalSeconds * 1000,
       backoffBaseMs: t.backoffBaseSeconds * 1000,
       backoffMaxMs: t.backoffMaxSeconds * 1000,
+      after: (signal) => this.#restorePending(signal),
     })
+  }
+
+  /** The planner found no live source for a file placement wants here. */
+  wantRestore(p: PlannedFile): void {
+    if (this.sinks.size === 0 || this.#pending.has(p.known.facts.sha256)) return
+    if (this.#init.manifest.bySha(p.known.facts.sha256).length > 0) return
+    this.#pending.set(p.known.facts.sha256, p.known.entry)
+    this.backup.poke()
+  }
+
+  /**
+   * Pulls each pending file from the first reachable sink whose copy's size
+   * and stored checksum match, chunk-verified against the manifest entry and
+   * landed like any transfer. A file that a live node can send again is left
+   * to the planner.
+   */
+  async #restorePending(signal: AbortSignal): Promise<void> {
+    const reachable = new Set(this.backup.reachable())
+    for (const [sha, entry] of [...this.#pending]) {
+      if (signal.aborted) return
+      this.#pending.delete(sha)
+      if (this.#init.manifest.bySha(sha).length > 0) continue
+      const live = this.#init.planner.planned(sha)?.known.facts.holders.some((h) => h !== this.#init.self && this.#init.planner.nodes().get(h)?.state === 'up')
+      if (live === true) continue
+      for (const [name, sink] of this.sinks) {
+        if (!reachable.has(name)) continue
+        try {
+          const v = await verifySinkCopy(sink, { sha256: sha, size: entry.size, kind: entry.kind, chunkRoot: entry.chunkRoot }, { rehash: false, signal })
+          if (!v.ok) continue
+          await restoreOne({ landing: this.#init.landing, stagingDir: this.#init.stagingDir }, sink, entry, signal)
+          this.#init.events.emit('restore_completed', { sha256: sha, path: entry.path, size: entry.size, sink: name })
+          this.#init.planner.poke()
+          break
+        } catch (err) {
+          if (signal.aborted) return
+          this.#init.events.emit('backup_failed', { sha256: sha, path: entry.path, sink: name, reason: `restore: ${errorMessage(err)}` })
+        }
+      }
+    }
   }
 
   /** Sinks whose copy of the file was verified within sinks.verifyMaxAgeSeconds (what /files and status count). */
