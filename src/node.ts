@@ -512,6 +512,7 @@ export class MeshsyncNode {
       warmupMs: Math.max(1000, 3 * cfg.gossip.healthIntervalSeconds * 1000),
       viewSynced: () => this.view.peers().every((p) => p.state !== 'up' || !this.view.needsSync(p.peerId)),
       noLiveSource: (p) => this.sinks?.wantRestore(p),
+      sinkCopies: (sha, size) => this.sinks?.copies(sha, size).length ?? 0,
     })
     this.sinks = new NodeSinks({
       cfg,

@@ -41,6 +41,8 @@ export interface PlannerInit {
   viewSynced: () => boolean
   /** Placement wants a file here that no live node can send (every holder lost): a backup sink may have it (src/sinks). */
   noLiveSource?: (p: PlannedFile) => void
+  /** Verified backup-sink copies of a file: they count in the data-at-risk figures (never as a source or a placement target). */
+  sinkCopies?: (sha256: string, size: number) => number
 }
 
 /** Replication health, for /status and the metrics. */
@@ -164,7 +166,8 @@ export class ReplicationPlanner {
     for (const p of order) {
       const { known, policy, placement } = p
       const sha = known.facts.sha256
-      const under = placement.copies.length < policy.minCopies
+      const sinkCopies = this.#init.sinkCopies?.(sha, known.facts.size) ?? 0
+      const under = placement.copies.length + sinkCopies < policy.minCopies
       if (under) {
         stats.filesUnderMin++
         stats.bytesAtRisk += known.facts.size

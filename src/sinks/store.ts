@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3'
 import type { Db } from '../state/db.js'
 
 export interface SinkCopy {
@@ -36,9 +37,11 @@ const fromRow = (r: Row): SinkCopy => ({
 /** What this node knows of copies in sinks: only a copy whose checksum was read back is ever `verified`. */
 export class SinkCopyStore {
   readonly #db: Db
+  readonly #bySha: Statement
 
   constructor(db: Db) {
     this.#db = db
+    this.#bySha = db.prepare(`SELECT * FROM sink_copies WHERE sha256 = ?`)
   }
 
   get(sink: string, sha256: string): SinkCopy | undefined {
@@ -47,7 +50,7 @@ export class SinkCopyStore {
   }
 
   forSha(sha256: string): SinkCopy[] {
-    return (this.#db.prepare(`SELECT * FROM sink_copies WHERE sha256 = ?`).all(sha256) as Row[]).map(fromRow)
+    return (this.#bySha.all(sha256) as Row[]).map(fromRow)
   }
 
   all(): SinkCopy[] {

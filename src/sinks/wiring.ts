@@ -136,6 +136,7 @@ export class NodeSinks {
 
   /** Sinks whose copy of the file was verified within sinks.verifyMaxAgeSeconds (what /files and status count). */
   copies(sha256: string, size: number): string[] {
+    if (this.sinks.size === 0) return []
     return this.store.verifiedSinks(sha256, size, this.#clock.now(), this.#verifyMaxAgeMs)
   }
 
