@@ -171,3 +171,19 @@ export function registerRestoreCommand(program: Command, h: Helpers): void {
       if (r.failed.length > 0) process.exitCode = 1
     })
 }
+
+/** `meshsync sink init NAME`: marks a path sink's folder (it must exist: a mounted drive) with `.meshsync-sink`. */
+export function registerSinkCommand(program: Command, h: Helpers): void {
+  const sink = program.command('sink').description('backup sinks')
+  h.addConfigOptions(sink.command('init <name>').description('mark the folder of path sink NAME as a sink (run once, with the drive mounted)')).action(
+    async (name: string, o: Record<string, unknown>) => {
+      const config = h.configFrom(o)
+      const s = config.sinks.targets[name]
+      if (s == null) throw new MeshsyncError('ERR_CONFIG', `sinks.${name}: no such sink (configured: ${Object.keys(config.sinks.targets).join(', ') || 'none'})`)
+      if (s.type !== 'path') throw new MeshsyncError('ERR_CONFIG', `sinks.${name}: is an ${s.type} sink; only path sinks need init`)
+      const { initPathSink } = await import('../sinks/path.js')
+      await initPathSink(s.path)
+      process.stdout.write(`sink ${name}: ${s.path} marked (.meshsync-sink)\n`)
+    },
+  )
+}

@@ -4,7 +4,7 @@ import { loadConfig, type ResolvedConfig } from '../config/load.js'
 import { ConfigError, EXIT_INCOMPATIBLE, IncompatibleError, MeshsyncError } from '../util/errors.js'
 import { versionText } from '../node/version.js'
 import { registerInspectCommands } from './inspect.js'
-import { registerLocalCommands, registerRestoreCommand } from './local.js'
+import { registerLocalCommands, registerRestoreCommand, registerSinkCommand } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
 import { registerSimCommand } from './sim-command.js'
 
@@ -90,6 +90,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
   registerRestoreCommand(program, { addConfigOptions, configFrom, collect })
+  registerSinkCommand(program, { addConfigOptions, configFrom, collect })
   registerInspectCommands(program, { apiAddressFrom })
   registerTransferCommands(program, { apiAddressFrom })
   registerSimCommand(program)

@@ -4,7 +4,7 @@ import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
-import { MeshsyncError } from '../util/errors.js'
+import { MeshsyncError, ValidationError } from '../util/errors.js'
 import { fsyncDir, prepareTarget, writeFileAtomic } from '../util/fs.js'
 import { BLOBS, INDEX, MAX_INDEX_BYTES, SHA256_HEX, type BlobHead, type BlobMeta, indexKey, indexText, parseIndex, type Sink, type SinkCallOptions, SinkError } from './index.js'
 
@@ -18,7 +18,14 @@ const STAGING = '.staging'
  * that disappeared is never filled as an empty folder on the root disk.
  */
 export async function initPathSink(root: string): Promise<void> {
-  await mkdir(root, { recursive: true })
+  // never created here: a missing folder is a drive that is not mounted
+  let ok = false
+  try {
+    ok = (await stat(root)).isDirectory()
+  } catch {
+    ok = false
+  }
+  if (!ok) throw new ValidationError(`${root} is not an existing folder: mount the drive (or create the folder) first`)
   await writeFileAtomic(join(root, SINK_MARKER), `meshsync sink\n`)
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -38,6 +38,7 @@ describe('a lost cluster restored from its sinks', () => {
     s3 = await startS3()
     Object.assign(process.env, S3_ENV)
     work = await mkdtemp(join(tmpdir(), 'meshsync-restore-'))
+    await mkdir(join(work, 'drive'))
     await initPathSink(join(work, 'drive'))
   }, 30_000)
 

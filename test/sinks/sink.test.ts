@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -52,6 +52,7 @@ describe('sinks against a real S3 server (s3rver) and a real folder', () => {
   beforeAll(async () => {
     s3 = await startS3()
     folder = await mkdtemp(join(tmpdir(), 'meshsync-pathsink-'))
+    await mkdir(join(folder, 'drive'))
     await initPathSink(join(folder, 'drive'))
     sinks.s3 = () => new S3Sink('cloud', s3.sinkConfig(), { env: S3_ENV, partSize: 5 * 1024 * 1024 })
     sinks.path = () => new PathSink('drive', join(folder, 'drive'))
@@ -137,6 +138,9 @@ describe('sinks against a real S3 server (s3rver) and a real folder', () => {
     const sink = new PathSink('drive', bare)
     const { bytes, meta } = blob(10)
     expect(await reasonOf(sink.put(meta, Readable.from([bytes])))).toBe('unmounted')
+    expect(await readdir(folder)).not.toContain('not-mounted')
+    // setting it up never creates the folder either
+    await expect(initPathSink(bare)).rejects.toThrow(/not an existing folder/)
     expect(await readdir(folder)).not.toContain('not-mounted')
   })
 })
