@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   failure: () => import('./failure.js'),
   replication: () => import('./replication.js'),
   catalog: () => import('./catalog.js'),
+  sinks: () => import('./sinks.js'),
 }
 
 const [name, ...rest] = process.argv.slice(2)
