@@ -27,6 +27,7 @@ describe('deletion with requireBackupForDelete, 3 real nodes and s3rver', () => 
     const settings = {
       ...REPLICATION_FAST,
       'node.role': 'storage',
+      'replication.backpressureLoad': 1000,
       'disk.requireBackupForDelete': true,
       sinks,
       policies: { data: { minCopies: 2, maxCopies: 3, backup: ['cloud'] } },
@@ -52,7 +53,7 @@ describe('deletion with requireBackupForDelete, 3 real nodes and s3rver', () => 
       await x.rescan()
       for (const sha of shas) if ((await holdersOnDisk(nodes, sha)).filter((n) => n !== 'x').length < 2) return false
       return true
-    }, 60_000)
+    }, 120_000)
     expect(x.diskLevel).toBe('full')
     // the sink is unreachable: health says so, and cleanup refuses
     await waitFor('x sees the sink down', () => x.sinks.status().some((s) => (s as { reason?: string }).reason === 'unreachable'), 20_000)
@@ -78,5 +79,5 @@ describe('deletion with requireBackupForDelete, 3 real nodes and s3rver', () => 
     // /files shows the sink among the holders
     const files = x.readModels.files()
     expect(files.some((f) => f.holders.includes('sink:cloud'))).toBe(true)
-  }, 120_000)
+  }, 300_000)
 })

@@ -29,6 +29,8 @@ describe('restore when no live node holds a file', () => {
     const settings = {
       ...REPLICATION_FAST,
       'node.role': 'storage',
+      // the machine's load must not make b refuse the file (backpressure): this test is about the sink
+      'replication.backpressureLoad': 1000,
       sinks: { intervalSeconds: 0.5, cloud: s3.sinkConfig({ prefix: 'live' }) },
       // one copy is enough, so b never pulls it from a while a lives
       policies: { one: { minCopies: 1, maxCopies: 1, backup: ['cloud'] } },

@@ -50,7 +50,7 @@ describe('a lost cluster restored from its sinks', () => {
 
   it('backs up every kind once to each sink, then restores a new node byte-identical from the bucket alone', async () => {
     const sinks = { intervalSeconds: 0.5, cloud: s3.sinkConfig({ prefix: 'lost' }), drive: { type: 'path', path: join(work, 'drive') } }
-    const settings = { ...REPLICATION_FAST, 'node.role': 'storage', sinks, policies: { all: { minCopies: 2, maxCopies: 3, backup: ['cloud', 'drive'], backupCopies: 2 } } }
+    const settings = { ...REPLICATION_FAST, 'node.role': 'storage', 'replication.backpressureLoad': 1000, sinks, policies: { all: { minCopies: 2, maxCopies: 3, backup: ['cloud', 'drive'], backupCopies: 2 } } }
     const a = await startNode({ name: 'a', settings })
     const b = await startNode({ name: 'b', bootstrap: [a.addresses[0]!], settings })
     nodes = [a, b]
