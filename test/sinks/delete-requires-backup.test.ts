@@ -67,7 +67,7 @@ describe('deletion with requireBackupForDelete, 3 real nodes and s3rver', () => 
       x.cleanup.poke()
       const d = eventsOf(x, 'file_deleted')
       return d.length > 0 ? d : undefined
-    }, 60_000)
+    }, 120_000)
     const sink = new S3Sink('cloud', s3.sinkConfig({ prefix: 'delete' }), { env: S3_ENV })
     for (const ev of deleted) {
       expect(ev.data?.attestedBy).toContain('sink:cloud')

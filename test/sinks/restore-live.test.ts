@@ -50,10 +50,10 @@ describe('restore when no live node holds a file', () => {
     await a.stop()
     await rm(a.layout.dataDir, { recursive: true, force: true })
     nodes = [b]
-    const done = await waitFor('b restored it from the sink', () => eventsOf(b, 'restore_completed').find((e) => e.sha256 === sha), 60_000)
+    const done = await waitFor('b restored it from the sink', () => eventsOf(b, 'restore_completed').find((e) => e.sha256 === sha), 120_000)
     expect(done.data?.sink).toBe('cloud')
     const local = b.manifest.bySha(sha)[0]!
     const bytes = await readFile(join(b.layout.dataDir, local.path))
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(sha)
-  }, 120_000)
+  }, 300_000)
 })

@@ -72,7 +72,7 @@ describe('a lost cluster restored from its sinks', () => {
         await b.rescan()
         return JSON.stringify(await indexedPaths(cloud)) === JSON.stringify(paths) && JSON.stringify(await indexedPaths(drive)) === JSON.stringify(paths)
       },
-      90_000,
+      150_000,
     )
     // what the nodes announced is what we wrote
     for (const [rel, s] of expected) expect(a.manifest.get(rel)?.sha256 ?? b.manifest.get(rel)?.sha256).toBe(s)
@@ -104,5 +104,5 @@ describe('a lost cluster restored from its sinks', () => {
     nodes = [fresh]
     for (const [rel, s] of expected) expect(fresh.manifest.get(rel)?.sha256).toBe(s)
     expect(fresh.events.list({ limit: 5000 }).filter((e) => e.type === 'restore_completed').length).toBe(expected.size)
-  }, 180_000)
+  }, 300_000)
 })
