@@ -69,6 +69,8 @@ export class BackupLoop {
   readonly #init: BackupInit
   readonly #loop: Loop
   readonly #status = new Map<string, SinkStatus>()
+  /** `sink/sha256` -> when a holder that is not the uploader last found no verified copy (so it does not ask every tick). */
+  readonly #missingAt = new Map<string, number>()
 
   constructor(init: BackupInit) {
     this.#init = init
@@ -144,8 +146,12 @@ export class BackupLoop {
     // the uploader re-hashes on its schedule, and always after a failed check (the metadata of a corrupt object still matches)
     const rehashDue =
       uploader && (rec?.state === 'failed' || (rec?.state === 'verified' && this.#init.rehashIntervalMs > 0 && now - Math.max(rec.rehashedMs, rec.uploadedMs) >= this.#init.rehashIntervalMs))
+    const key = `${sink.name}/${f.sha256}`
+    if (!uploader && rec == null && now - (this.#missingAt.get(key) ?? -Infinity) < Math.max(60_000, 4 * this.#init.intervalMs)) return
     if (!fresh || rehashDue) {
       const v = await verifySinkCopy(sink, meta, { rehash: rehashDue, signal })
+      if (!v.ok && !uploader) this.#missingAt.set(key, now)
+      else this.#missingAt.delete(key)
       if (v.ok) {
         store.verified(sink.name, f.sha256, f.size, clock.now(), { rehashed: v.rehashed })
       } else {

@@ -48,6 +48,8 @@ describe('backup loop against s3rver on loopback', () => {
     // B first: for files A is chosen for, B uploads nothing and records nothing yet
     await b.backup.run(signal)
     await a.backup.run(signal)
+    // a holder that found no copy asks again only after a minute, not every tick
+    await clock.advance(61_000)
     await b.backup.run(signal)
     const uploads = types(a, 'backup_completed') + types(b, 'backup_completed')
     expect(uploads).toBe(files.length)
