@@ -125,7 +125,7 @@ export class BackupLoop {
         const sink = this.#init.sinks.get(name)
         const st = this.#status.get(name)
         if (sink == null || st == null || !st.reachable) continue
-        const uploader = chooseUploader(f.sha256, name, this.#init.holders(f.sha256), nodes) === this.#init.self
+        const uploader = chooseUploader(f.sha256, name, this.#init.holders(f.sha256), nodes, f.origin) === this.#init.self
         try {
           await this.#one(sink, st, f, uploader, policy.priority, signal)
         } catch (err) {

@@ -4,15 +4,22 @@ import { hrwScore, type NodeFacts } from '../replication/placement.js'
  * Which node uploads a file to a sink, from gossiped facts only, so every
  * node computes the same answer and a file is uploaded once, not by every
  * holder: among the holders that are up and say they can reach the sink,
- * the highest rendezvous score of (sha256, sink) wins. A holder that goes
+ * the file's origin if it is one of them, else the highest rendezvous score
+ * of (sha256, sink). A holder that goes
  * suspect or down drops out, and the next one in the ranking takes over.
  */
-export function chooseUploader(sha256: string, sink: string, holders: readonly string[], nodes: ReadonlyMap<string, NodeFacts>): string | undefined {
+export function chooseUploader(sha256: string, sink: string, holders: readonly string[], nodes: ReadonlyMap<string, NodeFacts>, origin?: string): string | undefined {
+  const eligible = (h: string): boolean => {
+    const n = nodes.get(h)
+    return n != null && n.state === 'up' && !n.evacuating && (n.sinks ?? []).includes(sink)
+  }
+  // the origin first: every node knows it holds the file from the start, so a replica that is still
+  // arriving on another node (and not yet in everyone's view) cannot make two nodes think they are chosen
+  if (origin != null && holders.includes(origin) && eligible(origin)) return origin
   let best: string | undefined
   let bestScore = -Infinity
   for (const h of holders) {
-    const n = nodes.get(h)
-    if (n == null || n.state !== 'up' || n.evacuating || !(n.sinks ?? []).includes(sink)) continue
+    if (!eligible(h)) continue
     const s = hrwScore(`${sha256}/${sink}`, h, 1)
     if (s > bestScore || (s === bestScore && best != null && h < best)) {
       best = h

@@ -83,6 +83,13 @@ describe('backup loop against s3rver on loopback', () => {
     expect(chooseUploader(sha, 'cloud', ['peerA', 'peerB'], nodes)).toBe(other)
     nodes.set(other, facts(other, []))
     expect(chooseUploader(sha, 'cloud', ['peerA', 'peerB'], nodes)).toBeUndefined()
+    // the origin, when it holds the file and can reach the sink, is chosen whatever the ranking
+    nodes.set('peerA', facts('peerA', ['cloud']))
+    nodes.set('peerB', facts('peerB', ['cloud']))
+    expect(chooseUploader(sha, 'cloud', ['peerA', 'peerB'], nodes, other)).toBe(other)
+    expect(chooseUploader(sha, 'cloud', ['peerA', 'peerB'], nodes, first)).toBe(first)
+    nodes.set(first, facts(first, ['cloud'], 'suspect'))
+    expect(chooseUploader(sha, 'cloud', ['peerA', 'peerB'], nodes, first)).toBe(other)
   })
 
   it('an object altered in the bucket is caught by the scheduled re-hash and no longer counts; a rotted local copy is never uploaded over it', async () => {
