@@ -53,6 +53,7 @@ import { attestService, type AttestService } from '../protocols/attest/index.js'
 import { refusingBlobClient, startBittorrent, type Bittorrent } from './bittorrent/index.js'
 import { attestHolder } from './replication/attest-holder.js'
 import { Cleanup } from './replication/cleanup.js'
+import { NodeSinks } from './sinks/wiring.js'
 import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
 import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
@@ -107,6 +108,8 @@ export class MeshsyncNode {
   cleanup!: Cleanup
   /** SQLite consolidation (merges.<name>). */
   merges!: MergeService
+  /** Backup sinks: the backup loop and the verified sink copies (src/sinks). */
+  sinks!: NodeSinks
   /** BitTorrent for large files; undefined when off or when its port could not be opened. */
   bittorrent: Bittorrent | undefined
   /** The blob bulk TLS lane (transfer.lane); undefined when off. */
@@ -337,7 +340,7 @@ export class MeshsyncNode {
       log: this.log,
     })
     this.merges = mergeServiceFor(this)
-    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber, this.merges]
+    this.#loops = [this.#scanLoop, liveness, diskLoop, reconnect, this.scrubber, this.merges, this.sinks.backup]
     for (const l of this.#loops) l.start()
     this.#watch()
 
@@ -531,6 +534,7 @@ export class MeshsyncNode {
         diskLevel: this.#diskLevel,
         accepting: this.#accepting(),
         evacuating: this.#evacuating,
+        sinks: this.sinks?.backup.reachable() ?? [],
       }),
       view: this.view,
       manifest: this.manifest,
@@ -544,6 +548,28 @@ export class MeshsyncNode {
       repairsPerMinute: r.repairsPerMinute,
       warmupMs: Math.max(1000, 3 * cfg.gossip.healthIntervalSeconds * 1000),
       viewSynced: () => this.view.peers().every((p) => p.state !== 'up' || !this.view.needsSync(p.peerId)),
+      noLiveSource: (p) => this.sinks?.wantRestore(p),
+      sinkCopies: (sha, size) => this.sinks?.copies(sha, size).length ?? 0,
+    })
+    this.sinks = new NodeSinks({
+      cfg,
+      self: this.peerId,
+      db: this.db,
+      manifest: this.manifest,
+      planner: this.planner,
+      snapshotDir: this.layout.snapshots,
+      limiter: this.limits.upload,
+      landing: {
+        dataDir: this.layout.dataDir,
+        manifest: this.manifest,
+        quarantine: this.quarantine,
+        clock: this.clock,
+        validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
+      },
+      stagingDir: this.layout.staging,
+      events: this.events,
+      clock: this.clock,
+      log: this.log,
     })
     this.cleanup = new Cleanup({
       self: this.peerId,
@@ -560,6 +586,7 @@ export class MeshsyncNode {
         return this.#diskLevel
       },
       requiredCopies: cfg.disk.requiredCopiesForDelete,
+      sinks: this.sinks.sinks.size > 0 || cfg.disk.requireBackupForDelete ? this.sinks : undefined,
       attestTimeoutMs: cfg.disk.attestTimeoutSeconds * 1000,
       events: this.events,
       clock: this.clock,
@@ -702,6 +729,7 @@ export class MeshsyncNode {
       evacuateDeadlineMs: this.#evacuateDeadlineMs,
       downloading: this.transfers.downloading().slice(0, 64),
       transfersActive: this.transfers.activeCount + this.provider.serving,
+      sinks: this.sinks?.backup.reachable() ?? [],
     }
   }
 }

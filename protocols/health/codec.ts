@@ -1,5 +1,5 @@
 import { InvalidMessageError } from '../../src/util/errors.js'
-import { MAX_ADDRS, MAX_DOWNLOADING, MAX_HEALTH_BYTES, MAX_STRING, MAX_TAGS } from './constants.js'
+import { MAX_ADDRS, MAX_DOWNLOADING, MAX_HEALTH_BYTES, MAX_SINKS, MAX_STRING, MAX_TAGS, SINK_NAME } from './constants.js'
 import { DiskState, Health as PbHealth } from './health.pb.js'
 
 export type DiskLevel = 'ok' | 'push' | 'urgent' | 'full'
@@ -31,6 +31,8 @@ export interface HealthReport {
   transfersActive: number
   /** Blob bulk TLS lane port (protocols/blob/SPEC.md), 0 or absent = none. */
   lanePort?: number
+  /** Backup sinks the node can reach now (absent from older nodes: none). */
+  sinks?: string[]
 }
 
 const LEVEL_TO_PB: Record<DiskLevel, DiskState> = { ok: DiskState.DISK_OK, push: DiskState.DISK_PUSH, urgent: DiskState.DISK_URGENT, full: DiskState.DISK_FULL }
@@ -64,6 +66,7 @@ export function encodeHealth(h: HealthReport): Uint8Array {
     downloading: h.downloading.map((s) => new Uint8Array(Buffer.from(s, 'hex'))),
     transfersActive: h.transfersActive,
     lanePort: h.lanePort ?? 0,
+    sinks: (h.sinks ?? []).slice(0, MAX_SINKS),
   })
 }
 
@@ -79,7 +82,7 @@ export function decodeHealth(data: Uint8Array): HealthReport {
   if (data.byteLength > MAX_HEALTH_BYTES) throw new InvalidMessageError(`health message of ${data.byteLength} bytes is over ${MAX_HEALTH_BYTES}`)
   let h: PbHealth
   try {
-    h = PbHealth.decode(data, { limits: { tags: MAX_TAGS, addrs: MAX_ADDRS, transports: 8, downloading: MAX_DOWNLOADING } })
+    h = PbHealth.decode(data, { limits: { tags: MAX_TAGS, addrs: MAX_ADDRS, transports: 8, downloading: MAX_DOWNLOADING, sinks: MAX_SINKS } })
   } catch (err) {
     throw new InvalidMessageError(`health message does not decode: ${(err as Error).message}`)
   }
@@ -116,5 +119,9 @@ export function decodeHealth(data: Uint8Array): HealthReport {
     downloading: h.downloading.map((d) => Buffer.from(d).toString('hex')),
     transfersActive: h.transfersActive,
     lanePort: h.lanePort,
+    sinks: h.sinks.map((n) => {
+      if (!SINK_NAME.test(n)) throw new InvalidMessageError('health sinks must be sink names')
+      return n
+    }),
   }
 }

@@ -6,3 +6,6 @@ export const MAX_ADDRS = 32
 export const MAX_TAGS = 64
 export const MAX_DOWNLOADING = 64
 export const MAX_STRING = 256
+/** Backup sinks a node says it can reach (names as in the config: lower-case words of up to 32 characters). */
+export const MAX_SINKS = 16
+export const SINK_NAME = /^[a-z][a-z0-9_-]{0,31}$/

@@ -30,6 +30,7 @@ export interface Health {
   downloading: Uint8Array<ArrayBuffer>[]
   transfersActive: number
   lanePort: number
+  sinks: string[]
 }
 
 export namespace Health {
@@ -180,6 +181,13 @@ export namespace Health {
           w.uint32(obj.lanePort)
         }
 
+        if (obj.sinks != null && obj.sinks.length > 0) {
+          for (const value of obj.sinks) {
+            w.uint32(218)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -210,7 +218,8 @@ export namespace Health {
           evacuateDeadlineMs: 0,
           downloading: [],
           transfersActive: 0,
-          lanePort: 0
+          lanePort: 0,
+          sinks: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -339,6 +348,14 @@ export namespace Health {
               obj.lanePort = reader.uint32()
               break
             }
+            case 27: {
+              if (opts.limits?.sinks != null && obj.sinks.length === opts.limits.sinks) {
+                throw new MaxLengthError('Decode error - repeated field "sinks" had too many elements')
+              }
+
+              obj.sinks.push(reader.string())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -352,7 +369,8 @@ export namespace Health {
           tags: 0,
           addrs: 0,
           transports: 0,
-          downloading: 0
+          downloading: 0,
+          sinks: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -575,6 +593,21 @@ export namespace Health {
               }
               break
             }
+            case 27: {
+              if (opts.limits?.sinks != null && obj.sinks === opts.limits.sinks) {
+                throw new MaxLengthError('Streaming decode error - repeated field "sinks" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.sinks[]`,
+                index: obj.sinks,
+                value: reader.string()
+              }
+
+              obj.sinks++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -721,6 +754,12 @@ export namespace Health {
     value: number
   }
 
+  export interface HealthSinksFieldEvent {
+    field: '$.sinks[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<Health>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Health.codec())
   }
@@ -729,7 +768,7 @@ export namespace Health {
     return decodeMessage(buf, Health.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Health>): Generator<HealthSeqFieldEvent | HealthTimeMsFieldEvent | HealthNameFieldEvent | HealthRoleFieldEvent | HealthProviderFieldEvent | HealthTagsFieldEvent | HealthEphemeralFieldEvent | HealthDiskTotalFieldEvent | HealthDiskFreeFieldEvent | HealthDiskUsedPpmFieldEvent | HealthDiskStateFieldEvent | HealthLoadMilliFieldEvent | HealthAcceptingFieldEvent | HealthVersionFieldEvent | HealthUptimeMsFieldEvent | HealthAddrsFieldEvent | HealthBtPortFieldEvent | HealthTransportsFieldEvent | HealthManifestSeqFieldEvent | HealthManifestDigestFieldEvent | HealthManifestCountFieldEvent | HealthEvacuatingFieldEvent | HealthEvacuateDeadlineMsFieldEvent | HealthDownloadingFieldEvent | HealthTransfersActiveFieldEvent | HealthLanePortFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Health>): Generator<HealthSeqFieldEvent | HealthTimeMsFieldEvent | HealthNameFieldEvent | HealthRoleFieldEvent | HealthProviderFieldEvent | HealthTagsFieldEvent | HealthEphemeralFieldEvent | HealthDiskTotalFieldEvent | HealthDiskFreeFieldEvent | HealthDiskUsedPpmFieldEvent | HealthDiskStateFieldEvent | HealthLoadMilliFieldEvent | HealthAcceptingFieldEvent | HealthVersionFieldEvent | HealthUptimeMsFieldEvent | HealthAddrsFieldEvent | HealthBtPortFieldEvent | HealthTransportsFieldEvent | HealthManifestSeqFieldEvent | HealthManifestDigestFieldEvent | HealthManifestCountFieldEvent | HealthEvacuatingFieldEvent | HealthEvacuateDeadlineMsFieldEvent | HealthDownloadingFieldEvent | HealthTransfersActiveFieldEvent | HealthLanePortFieldEvent | HealthSinksFieldEvent> {
     return streamMessage(buf, Health.codec(), opts)
   }
 }

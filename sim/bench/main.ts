@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   catalog: () => import('./catalog.js'),
   merge: () => import('./merge.js'),
   dashboard: () => import('./dashboard.js'),
+  sinks: () => import('./sinks.js'),
 }
 
 const [name, ...rest] = process.argv.slice(2)

@@ -159,3 +159,37 @@ export function registerLocalCommands(program: Command, h: Helpers): void {
       process.stdout.write(`${JSON.stringify({ ...config, policies }, null, 2)}\n`)
     })
 }
+
+/** `meshsync restore`: a node's data dir rebuilt from the backup sinks alone (src/sinks/restore-node.ts). */
+export function registerRestoreCommand(program: Command, h: Helpers): void {
+  h.addConfigOptions(program.command('restore').description('restore files from the backup sinks into the data dir (run with the node stopped)'))
+    .option('--from <sink>', 'restore from this sink only (repeatable; default: every configured sink)', h.collect)
+    .option('--where <glob>', 'only paths matching this glob')
+    .option('--init', 'create the data dir (and a new identity) if it does not exist')
+    .action(async (o: Record<string, unknown>) => {
+      const config = h.configFrom(o)
+      await checkDataDir(config.dataDir, configSource(config, 'dataDir'), o.init === true)
+      const { restoreNode } = await import('../sinks/restore-node.js')
+      const r = await restoreNode(config, { from: o.from as string[] | undefined, where: o.where as string | undefined })
+      for (const f of r.restored) process.stdout.write(`restored ${f.path} (${f.size} bytes) from sink ${f.sink}\n`)
+      for (const f of r.failed) process.stderr.write(`failed ${f.path} from sink ${f.sink}: ${f.error}\n`)
+      process.stdout.write(`${r.restored.length} restored, ${r.present} already here, ${r.failed.length} failed\n`)
+      if (r.failed.length > 0) process.exitCode = 1
+    })
+}
+
+/** `meshsync sink init NAME`: marks a path sink's folder (it must exist: a mounted drive) with `.meshsync-sink`. */
+export function registerSinkCommand(program: Command, h: Helpers): void {
+  const sink = program.command('sink').description('backup sinks')
+  h.addConfigOptions(sink.command('init <name>').description('mark the folder of path sink NAME as a sink (run once, with the drive mounted)')).action(
+    async (name: string, o: Record<string, unknown>) => {
+      const config = h.configFrom(o)
+      const s = config.sinks.targets[name]
+      if (s == null) throw new MeshsyncError('ERR_CONFIG', `sinks.${name}: no such sink (configured: ${Object.keys(config.sinks.targets).join(', ') || 'none'})`)
+      if (s.type !== 'path') throw new MeshsyncError('ERR_CONFIG', `sinks.${name}: is an ${s.type} sink; only path sinks need init`)
+      const { initPathSink } = await import('../sinks/path.js')
+      await initPathSink(s.path)
+      process.stdout.write(`sink ${name}: ${s.path} marked (.meshsync-sink)\n`)
+    },
+  )
+}

@@ -8,7 +8,7 @@ import { ConfigError, EXIT_INCOMPATIBLE, IncompatibleError, MeshsyncError } from
 import { versionText } from '../node/version.js'
 import { registerHealthCommands } from './health-commands.js'
 import { registerInspectCommands } from './inspect.js'
-import { registerLocalCommands } from './local.js'
+import { registerLocalCommands, registerRestoreCommand, registerSinkCommand } from './local.js'
 import { registerTransferCommands } from './transfer-commands.js'
 import { registerSimCommand } from './sim-command.js'
 import { registerMergesCommand } from './merges-command.js'
@@ -103,6 +103,8 @@ export function buildProgram(): Command {
     .version(versionText(), '-V, --version', 'print the version, commit and protocol versions')
     .showHelpAfterError()
   registerLocalCommands(program, { addConfigOptions, configFrom, collect })
+  registerRestoreCommand(program, { addConfigOptions, configFrom, collect })
+  registerSinkCommand(program, { addConfigOptions, configFrom, collect })
   registerInspectCommands(program, { apiAddressFrom, apiKeyFrom })
   registerTransferCommands(program, { apiAddressFrom, apiKeyFrom })
   registerHealthCommands(program, { apiAddressFrom, apiKeyFrom })

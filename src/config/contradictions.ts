@@ -93,6 +93,7 @@ export function checkContradictions(
   if (cfg.node.ephemeral && cfg.replication.strategy === 'pull') {
     fail('replication.strategy', `'pull' makes a node hold everything it should; an ephemeral (spot) node cannot promise that. Use auto or ephemeral`)
   }
+  checkSinkContradictions(cfg, fail)
 }
 
 function roleAllowed(p: { roles: string[]; allowCoordinators: boolean }, role: string): boolean {
@@ -105,4 +106,20 @@ function valueAt(cfg: ResolvedConfig, key: string): string {
   let v: unknown = cfg
   for (const part of key.split('.')) v = v != null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined
   return JSON.stringify(v) ?? 'unset'
+}
+
+/** Policies may only name configured sinks; requireBackupForDelete needs a sink. */
+export function checkSinkContradictions(cfg: ResolvedConfig, fail: (key: string, message: string) => never): void {
+  const sinks = Object.keys(cfg.sinks.targets)
+  for (const p of cfg.resolvedPolicies) {
+    for (const s of p.backup) {
+      if (!sinks.includes(s)) fail(`policies.${p.name}.backup`, `names sink '${s}', which is not configured under sinks (${sinks.join(', ') || 'none'})`)
+    }
+    if (p.backup.length > 0 && p.backupCopies > p.backup.length) {
+      fail(`policies.${p.name}.backupCopies`, `is ${p.backupCopies} but policies.${p.name}.backup lists only ${p.backup.length} sink(s)`)
+    }
+  }
+  if (cfg.disk.requireBackupForDelete && sinks.length === 0) {
+    fail('disk.requireBackupForDelete', 'is true but no sink is configured under sinks: no local file could ever be deleted')
+  }
 }

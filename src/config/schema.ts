@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseBytes } from '../util/units.js'
+import { policyBackupShape, sinksSchema } from '../sinks/config.js'
 
 /**
  * The configuration of one node. Every key has a default so `meshsync start`
@@ -68,6 +69,8 @@ const policySchema = z.strictObject({
   /** Globs of files never replicated (temporary and partial files). */
   exclude: z.array(z.string()).default([]),
   strategy: z.enum(POLICY_STRATEGIES).default('push_from_generator'),
+  /** Backup sinks (see the `sinks` block): backup, backupCopies, backupMinAgeSeconds, backupMaxSize. */
+  ...policyBackupShape,
 })
 export type PolicyConfig = z.output<typeof policySchema>
 
@@ -290,6 +293,8 @@ export const configSchema = z.strictObject({
       requiredCopiesForDelete: z.int().min(1).max(64).default(2),
       /** How long a holder has to answer an attestation request. */
       attestTimeoutSeconds: z.number().gt(0).default(30),
+      /** One of the copies a delete needs must be a sink copy verified within sinks.verifyMaxAgeSeconds. */
+      requireBackupForDelete: z.boolean().default(false),
     })
     .prefault({}),
   replication: z
@@ -309,6 +314,8 @@ export const configSchema = z.strictObject({
       backpressureLoad: z.number().gt(0).default(4),
     })
     .prefault({}),
+  /** Backup sinks (S3-compatible storage, mounted paths) and when their copies count: src/sinks/config.ts. */
+  sinks: sinksSchema.prefault({}),
   policies: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'policy names are lower-case words'), policySchema).optional(),
   /**
    * SQLite consolidation (src/merge/): `merges.<name>` merges the tables of

@@ -135,6 +135,14 @@ export class ReadModels {
       const counts = this.counts(p, now)
       for (const e of p.entries.values()) add(e, p.peerId, p.name ?? p.peerId, counts, false)
     }
+    // verified sink copies count as copies too (src/sinks): holders show them as sink:<name>
+    for (const f of out.values()) {
+      for (const name of node.sinks?.copies(f.sha256, f.size) ?? []) {
+        f.holders.push(`sink:${name}`)
+        f.holderNames.push(`sink:${name}`)
+        f.verifiedCopies++
+      }
+    }
     const files = [...out.values()]
     for (const f of files) {
       const flaky = node.transfers.atRisk.get(f.sha256)
@@ -160,6 +168,7 @@ export class ReadModels {
       deleted: node.cleanup.stats.deleted,
       bytesFreed: node.cleanup.stats.bytesFreed,
       cleanupRefused: node.cleanup.stats.refused,
+      sinks: node.sinks?.status() ?? [],
       evacuating: node.evacuating,
       lastTickMs: s.lastTickMs,
       /** Files this node is fetching from a sole holder that is flaky (the file_at_risk event). */

@@ -23,6 +23,16 @@ export interface CleanupInit {
   diskLevel(): Promise<DiskLevel>
   /** Verified copies elsewhere a delete needs at least (disk.requiredCopiesForDelete). */
   requiredCopies: number
+  /**
+   * Backup sinks (src/sinks/wiring.ts). A sink copy verified within its bound, read back
+   * again at the moment of deleting, counts as one of the copies a delete needs (at most one
+   * sink, and never instead of the first live node); with requireBackup, a delete needs one.
+   */
+  sinks?: {
+    copies(sha256: string, size: number): string[]
+    attest(sha256: string, size: number, signal: AbortSignal): Promise<Attestation[]>
+    requireBackup: boolean
+  }
   attestTimeoutMs: number
   events: EventLog
   clock: Clock
@@ -98,7 +108,8 @@ export class Cleanup {
         })
       for (const p of candidates) {
         if (signal.aborted || level !== 'full') break
-        if (this.#othersUp(p).length < this.#required(p)) continue
+        if (this.#othersUp(p).length + this.#sinkBonus(p) < this.#required(p)) continue
+        if (this.#init.sinks?.requireBackup === true && this.#init.sinks.copies(p.known.facts.sha256, p.known.facts.size).length === 0) continue
         const out = await this.deleteGuarded(p, 'disk_pressure', signal)
         if (out.deleted) level = await this.#init.diskLevel()
       }
@@ -135,6 +146,9 @@ export class Cleanup {
       events.emit('cleanup_refused', { sha256: sha, path: local[0]!.path, reason, required, why, ...data })
       return { deleted: false, reason }
     }
+    if (this.#init.sinks?.requireBackup === true && this.#init.sinks.copies(sha, p.known.facts.size).length === 0) {
+      return refuse('no sink copy verified within sinks.verifyMaxAgeSeconds (disk.requireBackupForDelete)')
+    }
     if (!guard.begin(sha)) return refuse('this node granted a lease on it (another node is deleting it) or is deleting it already')
     try {
       const holders = this.#othersUp(p)
@@ -149,21 +163,27 @@ export class Cleanup {
       }
       // an answer that came after the timeout does not count
       const fresh = atts.filter((a) => a.timeMs - askedAt <= this.#init.attestTimeoutMs)
-      const live = (peer: string): boolean => this.#init.planner.nodes().get(peer)?.state === 'up'
-      if (!guard.mayDelete(sha, fresh, live)) {
-        return refuse('not enough verified copies elsewhere', { attestedBy: fresh.map((a) => a.peer), failures })
+      const sinkAtts = this.#init.sinks != null ? await this.#init.sinks.attest(sha, p.known.facts.size, timeout) : []
+      if (this.#init.sinks?.requireBackup === true && sinkAtts.length === 0) {
+        return refuse('no sink copy verified within sinks.verifyMaxAgeSeconds (disk.requireBackupForDelete)', { attestedBy: fresh.map((a) => a.peer), failures })
+      }
+      // a sink counts as one copy at most, and only beside at least one live node's attestation
+      const counted = fresh.length > 0 ? [...fresh, ...sinkAtts.slice(0, 1)] : fresh
+      const live = (peer: string): boolean => (peer.startsWith('sink:') ? counted.some((a) => a.peer === peer) : this.#init.planner.nodes().get(peer)?.state === 'up')
+      if (!guard.mayDelete(sha, counted, live)) {
+        return refuse('not enough verified copies elsewhere', { attestedBy: counted.map((a) => a.peer), failures })
       }
       let bytes = 0
       for (const f of local) {
         manifest.remove(f.path)
         await rm(join(this.#init.dataDir, f.path), { force: true })
         bytes += f.size
-        events.emit('file_deleted', { sha256: sha, path: f.path, size: f.size, why, attestedBy: fresh.map((a) => a.peer) })
+        events.emit('file_deleted', { sha256: sha, path: f.path, size: f.size, why, attestedBy: counted.map((a) => a.peer) })
       }
       this.#stats.deleted++
       this.#stats.bytesFreed += bytes
       this.#init.planner.poke()
-      return { deleted: true, attestedBy: fresh.map((a) => a.peer) }
+      return { deleted: true, attestedBy: counted.map((a) => a.peer) }
     } finally {
       guard.end(sha)
     }
@@ -171,6 +191,12 @@ export class Cleanup {
 
   #required(p: PlannedFile): number {
     return Math.max(this.#init.requiredCopies, p.policy.minCopies)
+  }
+
+  /** 1 when a verified sink copy may stand in for one of the copies (see CleanupInit.sinks). */
+  #sinkBonus(p: PlannedFile): number {
+    if (this.#init.sinks == null || this.#othersUp(p).length === 0) return 0
+    return this.#init.sinks.copies(p.known.facts.sha256, p.known.facts.size).length > 0 ? 1 : 0
   }
 
   /** Other holders that are up now (the only ones that can attest). */

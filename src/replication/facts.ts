@@ -16,6 +16,7 @@ export interface SelfFacts {
   diskLevel: DiskLevel
   accepting: boolean
   evacuating: boolean
+  sinks?: string[]
 }
 
 /** The facts placement runs on, for every node this one knows (itself included). */
@@ -37,6 +38,7 @@ export function nodeFacts(view: ClusterView, self: SelfFacts, now: number, grace
       diskLevel: h.disk.level,
       accepting: h.accepting,
       evacuating: h.evacuating,
+      sinks: h.sinks ?? [],
     })
   }
   return out

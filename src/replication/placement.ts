@@ -25,6 +25,8 @@ export interface NodeFacts {
   /** Backpressure off. */
   accepting: boolean
   evacuating: boolean
+  /** Backup sinks it can reach (health gossip), for choosing the uploader (src/sinks/uploader.ts). */
+  sinks?: string[]
 }
 
 export interface FileFacts {

@@ -39,6 +39,10 @@ export interface PlannerInit {
   warmupMs: number
   /** True once this node's copy of every live peer's manifest matches what that peer's health says. */
   viewSynced: () => boolean
+  /** Placement wants a file here that no live node can send (every holder lost): a backup sink may have it (src/sinks). */
+  noLiveSource?: (p: PlannedFile) => void
+  /** Verified backup-sink copies of a file: they count in the data-at-risk figures (never as a source or a placement target). */
+  sinkCopies?: (sha256: string, size: number) => number
 }
 
 /** Replication health, for /status and the metrics. */
@@ -167,7 +171,8 @@ export class ReplicationPlanner {
     for (const p of order) {
       const { known, policy, placement } = p
       const sha = known.facts.sha256
-      const under = placement.copies.length < policy.minCopies
+      const sinkCopies = this.#init.sinkCopies?.(sha, known.facts.size) ?? 0
+      const under = placement.copies.length + sinkCopies < policy.minCopies
       if (under) {
         stats.filesUnderMin++
         stats.bytesAtRisk += known.facts.size
@@ -182,7 +187,10 @@ export class ReplicationPlanner {
       if (wanted && !held) {
         if (self.evacuating || !warm) continue
         const anySourceUp = known.facts.holders.some((h) => h !== self.peerId && this.#nodes.get(h)?.state === 'up')
-        if (!anySourceUp) continue
+        if (!anySourceUp) {
+          if (t == null) this.#init.noLiveSource?.(p)
+          continue
+        }
         stats.pulling++
         if (t != null && t.state !== 'failed') continue
         const isRepair = placement.repair && placement.copies.length < policy.minCopies

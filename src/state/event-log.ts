@@ -40,6 +40,9 @@ export const EVENT_TYPES = [
   'merge_failed',
   'lane_fallback',
   'lane_refused',
+  'backup_completed',
+  'backup_failed',
+  'restore_completed',
 ] as const
 export type EventType = (typeof EVENT_TYPES)[number]
 

@@ -155,4 +155,26 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (merge, target)
   );
   `,
+  // 4: backup sinks — verified sink copies (src/sinks/store.ts)
+  `
+  CREATE TABLE sink_copies (
+    sink         TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    state        TEXT NOT NULL,             -- verified | failed
+    uploaded_ms  INTEGER NOT NULL,          -- when this node uploaded it, or first saw it there
+    verified_ms  INTEGER NOT NULL,          -- last time size and stored checksum were read back and matched (0: never)
+    rehashed_ms  INTEGER NOT NULL DEFAULT 0, -- last time the bytes were downloaded and re-hashed
+    reason       TEXT,                      -- why failed
+    PRIMARY KEY (sink, sha256)
+  );
+  CREATE INDEX sink_copies_sha ON sink_copies(sha256);
+  CREATE TABLE sink_index (
+    sink    TEXT NOT NULL,
+    path    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    sha256  TEXT NOT NULL,
+    PRIMARY KEY (sink, path, version)
+  );
+  `,
 ]
