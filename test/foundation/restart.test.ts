@@ -36,7 +36,10 @@ describe('restarts and catching up', () => {
   })
 
   it('catches up through anti-entropy after being away while files changed', async () => {
-    const cluster = await startCluster(3, {}, ['ae0', 'ae1', 'ae2'])
+    // replication off (one copy each): this is about anti-entropy; a replica of a's files on c (which a loaded
+    // machine gave it before it stopped) would show in /files beside what c learnt from a
+    const solo = { 'policies.solo.minCopies': 1, 'policies.solo.maxCopies': 1 }
+    const cluster = await startCluster(3, solo, ['ae0', 'ae1', 'ae2'])
     nodes.push(...cluster)
     const [a, , c] = cluster as [MeshsyncNode, MeshsyncNode, MeshsyncNode]
     await mkdir(join(a.layout.dataDir, 'd'), { recursive: true })
@@ -50,7 +53,7 @@ describe('restarts and catching up', () => {
     await writeFile(join(a.layout.dataDir, 'd/keep.txt'), 'keep, changed')
     await rm(join(a.layout.dataDir, 'd/gone.txt'))
     await waitFor('a announced the changes', () => a.manifest.count === 31)
-    const c2 = await startNode({ name: 'ae2', dataDir: cDir, bootstrap: [a.addresses[0]!] })
+    const c2 = await startNode({ name: 'ae2', dataDir: cDir, bootstrap: [a.addresses[0]!], settings: solo })
     nodes[nodes.indexOf(c)] = c2
     await waitFor('c’s copy of a’s manifest matches a’s', () => {
       const p = c2.view.get(a.peerId)
