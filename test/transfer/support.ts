@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
@@ -14,6 +15,22 @@ import { FIXTURES } from '../helpers/fixtures.js'
 /** The compiled CLI and the bash entry that runs it (tests that spawn it need `npm run build` first). */
 export const CLI_JS = join(REPO, 'dist', 'src', 'cli', 'bin.js')
 export const BIN = join(REPO, 'bin', 'meshsync')
+
+export interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** The compiled CLI (bin/meshsync; build first) with this Node (24, from tools/node24), `env` added to the runner's environment. */
+export function meshsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
 
 /**
  * Replication off for these tests: a catch-all policy that wants one copy,
