@@ -1,7 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { Server } from 'bittorrent-tracker'
 import type { MeshsyncNode } from '../../src/node.js'
@@ -40,28 +38,7 @@ export async function knownWithTorrent(dst: MeshsyncNode, sha: string, holders: 
   )
 }
 
-/** A file of random bytes, written in 4 MiB blocks; returns its SHA-256. */
-export async function randomFile(path: string, size: number): Promise<string> {
-  const fh = await open(path, 'w')
-  const h = createHash('sha256')
-  try {
-    for (let done = 0; done < size; ) {
-      const b = randomBytes(Math.min(4 * MiB, size - done))
-      h.update(b)
-      await fh.write(b)
-      done += b.length
-    }
-  } finally {
-    await fh.close()
-  }
-  return h.digest('hex')
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer)
-  return h.digest('hex')
-}
+export { randomFile, sha256File } from '../helpers/files.js'
 
 export const HAS_ARIA2C = spawnSync('aria2c', ['--version'], { stdio: 'ignore' }).status === 0
 
