@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { Server } from 'bittorrent-tracker'
+import { freePort } from '../../sim/harness/process-node.js'
 import type { MeshsyncNode } from '../../src/node.js'
 import { waitFor } from '../helpers/cluster.js'
 
@@ -151,4 +152,10 @@ export async function startCli(args: string[], apiPort: number, logFile?: string
       await new Promise((r) => setTimeout(r, 100))
     }
   }
+}
+
+/** A node named bt-seeder started through the CLI on `dataDir`, announcing to the tracker at `trackerUrl`, with BT_TEST and `settings` as --set flags; its log in `logFile`. */
+export async function startSeeder(dataDir: string, trackerUrl: string, settings: Record<string, unknown>, logFile: string): Promise<CliNode> {
+  const flags = Object.entries({ ...BT_TEST, 'catalog.stableSeconds': 0.2, ...settings }).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`])
+  return startCli(['--name', 'bt-seeder', '--data-dir', dataDir, '--bt-tracker', trackerUrl, ...flags], await freePort(), logFile)
 }
