@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { sseEvents } from '../../src/cli/follow-events.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 
 /** Helpers shared by the transfer tests (real nodes, real files). */
@@ -106,21 +107,7 @@ export function sseCollector(url: string): { events: MeshsyncEvent[]; ready: Pro
       const res = await fetch(url, { signal: ac.signal, headers: { accept: 'text/event-stream' } })
       if (!res.ok || res.body == null) throw new Error(`SSE ${url}: HTTP ${res.status}`)
       onReady()
-      const decoder = new TextDecoder()
-      let buf = ''
-      for await (const part of res.body) {
-        buf += decoder.decode(part as Uint8Array, { stream: true })
-        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-          const block = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const data = block
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .map((l) => l.slice(6))
-            .join('\n')
-          if (data !== '') events.push(JSON.parse(data) as MeshsyncEvent)
-        }
-      }
+      for await (const e of sseEvents<MeshsyncEvent>(res.body)) events.push(e)
     } catch (err) {
       if (!ac.signal.aborted) onError(err)
     }
