@@ -5,16 +5,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { chromium } from 'playwright-core'
 import type { HealthReport } from '../../protocols/health/index.js'
 import type { EntryKind, ManifestEntry } from '../../protocols/manifest/index.js'
 import { resolveLayers } from '../../src/config/load.js'
 import { MeshsyncNode } from '../../src/node.js'
 import { silentLogger } from '../../src/util/log.js'
 import { benchArgs } from './args.js'
+import { CHROMIUM, launchChromium } from './chromium.js'
 import { round } from './stats.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const KINDS: EntryKind[] = ['sqlite', 'npz', 'model', 'other']
 const DIRS: Record<EntryKind, string> = { sqlite: 'games', npz: 'npz', model: 'models', other: 'misc' }
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex')
@@ -122,12 +121,7 @@ export async function run(argv: string[]): Promise<void> {
         process.stdout.write('no /usr/bin/chromium: browser figures skipped (apt-get install chromium)\n')
       } else {
         const profile = await mkdtemp(join(tmpdir(), 'meshsync-bench-chromium-'))
-        const ctx = await chromium.launchPersistentContext(profile, {
-          executablePath: CHROMIUM,
-          headless: true,
-          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-          viewport: { width: 1280, height: 800 },
-        })
+        const ctx = await launchChromium(profile)
         try {
           const page = ctx.pages()[0] ?? (await ctx.newPage())
           const t0 = performance.now()

@@ -8,6 +8,7 @@ import { mergeSource } from '../../src/merge/merge-source.js'
 import { compileRules } from '../../src/merge/rules.js'
 import { mergeSnapshot, openTarget, tableCounts } from '../../src/merge/sql-merge.js'
 import { validateFile } from '../../src/validate/index.js'
+import { SELFPLAY_SCHEMA } from '../data/sqlite.js'
 import { benchArgs } from './args.js'
 import { round } from './stats.js'
 
@@ -133,9 +134,7 @@ function writeSource(path: string, from: number, games: number, moves: number): 
   mkdirSync(join(path, '..'), { recursive: true })
   const db = new Database(path)
   db.pragma('journal_mode = DELETE')
-  db.exec(`CREATE TABLE games(game_id TEXT PRIMARY KEY, board_type TEXT NOT NULL, num_players INTEGER NOT NULL, winner INTEGER, total_moves INTEGER, created_at TEXT NOT NULL);
-    CREATE TABLE moves(game_id TEXT NOT NULL REFERENCES games(game_id), move_number INTEGER NOT NULL, player INTEGER NOT NULL, move TEXT NOT NULL, PRIMARY KEY(game_id, move_number));
-    CREATE INDEX moves_by_player ON moves(player);`)
+  db.exec(SELFPLAY_SCHEMA)
   const g = db.prepare('INSERT INTO games VALUES (?, ?, 2, ?, ?, ?)')
   const m = db.prepare('INSERT INTO moves VALUES (?, ?, ?, ?)')
   db.transaction(() => {

@@ -4,6 +4,18 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { Prng } from '../harness/prng.js'
 
+/**
+ * The schema self-play workers write (tables games and moves), as the sim's
+ * data, the merge bench and the merge tests create it. SQLite stores each
+ * statement without IF NOT EXISTS, so the files are the same as with plain CREATE.
+ */
+export const SELFPLAY_SCHEMA = `
+      CREATE TABLE IF NOT EXISTS games(game_id TEXT PRIMARY KEY, board_type TEXT NOT NULL, num_players INTEGER NOT NULL,
+                         winner INTEGER, total_moves INTEGER, created_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS moves(game_id TEXT NOT NULL REFERENCES games(game_id), move_number INTEGER NOT NULL,
+                         player INTEGER NOT NULL, move TEXT NOT NULL, PRIMARY KEY(game_id, move_number));
+      CREATE INDEX IF NOT EXISTS moves_by_player ON moves(player);`
+
 const MOVES_PER_GAME = [20, 120] as const
 
 /**
@@ -23,12 +35,7 @@ export async function writeGamesDb(path: string, size: number, seed: number, lab
   try {
     db.pragma('journal_mode = DELETE')
     db.pragma('page_size = 4096')
-    db.exec(`
-      CREATE TABLE games(game_id TEXT PRIMARY KEY, board_type TEXT NOT NULL, num_players INTEGER NOT NULL,
-                         winner INTEGER, total_moves INTEGER, created_at TEXT NOT NULL);
-      CREATE TABLE moves(game_id TEXT NOT NULL REFERENCES games(game_id), move_number INTEGER NOT NULL,
-                         player INTEGER NOT NULL, move TEXT NOT NULL, PRIMARY KEY(game_id, move_number));
-      CREATE INDEX moves_by_player ON moves(player);`)
+    db.exec(SELFPLAY_SCHEMA)
     const insGame = db.prepare('INSERT INTO games VALUES (?, ?, ?, ?, ?, ?)')
     const insMove = db.prepare('INSERT INTO moves VALUES (?, ?, ?, ?)')
     const boards = ['hex8', 'square8', 'square19'] as const

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { MeshsyncError } from '../util/errors.js'
-import { fromSource, StartupError } from '../util/startup-error.js'
+import { fromSource, listenReason, StartupError } from '../util/startup-error.js'
 import type { Logger } from '../util/log.js'
 import { ApiRefusedError, type Caller, type RequestGuard } from './guard.js'
 
@@ -96,7 +96,8 @@ export class ApiServer {
     server.keepAliveTimeout = 5000
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
-        const why = err.code === 'EADDRINUSE' ? 'is in use (another meshsync node?)' : err.code === 'EADDRNOTAVAIL' ? 'is not an address of this host' : err.code === 'EACCES' ? 'needs a privilege this user lacks' : `cannot be listened on: ${err.message}`
+        const known = listenReason(err.code ?? '')
+        const why = known == null ? `cannot be listened on: ${err.message}` : err.code === 'EADDRINUSE' ? `${known} (another meshsync node?)` : known
         reject(new StartupError('api.listen', `api.listen ${hostPort} ${why}${fromSource(source)}; set api.listen or --api HOST:PORT`, { cause: err }))
       })
       server.listen(port, host, () => resolve())

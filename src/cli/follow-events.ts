@@ -71,8 +71,8 @@ export async function followEvents(client: ApiClient, params: URLSearchParams, p
   }
 }
 
-/** The `data:` objects of a server-sent event stream. */
-async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamedEvent> {
+/** The `data:` objects of a server-sent event stream (one `data:` line an event, as GET /events/stream sends them). */
+export async function* sseEvents<T = StreamedEvent>(body: ReadableStream<Uint8Array>): AsyncGenerator<T> {
   const decoder = new TextDecoder()
   let buf = ''
   const reader = body.getReader()
@@ -86,7 +86,7 @@ async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<Stre
       const block = buf.slice(0, i)
       buf = buf.slice(i + 2)
       const data = block.split('\n').find((l) => l.startsWith('data: '))
-      if (data != null) yield JSON.parse(data.slice(6)) as StreamedEvent
+      if (data != null) yield JSON.parse(data.slice(6)) as T
     }
   }
 }

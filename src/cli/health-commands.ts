@@ -1,24 +1,12 @@
 import type { Command } from 'commander'
 import type { ClusterHealth } from '../api/cluster-health.js'
-import { ApiClient } from './api-client.js'
-
-interface Helpers {
-  apiAddressFrom(o: Record<string, unknown>): string
-  apiKeyFrom(o: Record<string, unknown>): string | undefined
-}
+import { type ApiHelpers, apiClient, withApiOptions } from './api-options.js'
 
 /** doctor (is the cluster safe?) and dashboard (a login link for the web page). */
-export function registerHealthCommands(program: Command, h: Helpers): void {
-  const withApi = (cmd: Command): Command =>
-    cmd
-      .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
-      .option('-c, --config <file>', 'read api.listen (and the key in its data dir) from this config file')
-      .option('--api-key <key>', 'the node’s API key (default: MESHSYNC_API_KEY, the data dir’s key, or the key of the node at --api on this host)')
-      .option('--json', 'print JSON for scripts')
-
-  withApi(program.command('doctor').description('is the cluster safe? exit 0 if so; otherwise each problem, what it is about and what to do (exit 1)')).action(
+export function registerHealthCommands(program: Command, h: ApiHelpers): void {
+  withApiOptions(program.command('doctor').description('is the cluster safe? exit 0 if so; otherwise each problem, what it is about and what to do (exit 1)')).action(
     async (o: Record<string, unknown>) => {
-      const { body } = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).getAny<ClusterHealth>('/health/cluster')
+      const { body } = await apiClient(h, o).getAny<ClusterHealth>('/health/cluster')
       if (o.json === true) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
       else if (body.ok) process.stdout.write(`ok: ${body.node} sees the cluster safe (every file has its copies, nodes up, loops ticking)\n`)
       else {
@@ -30,8 +18,8 @@ export function registerHealthCommands(program: Command, h: Helpers): void {
     },
   )
 
-  withApi(program.command('dashboard').description('print a one-time link that logs this browser in to the node’s dashboard')).action(async (o: Record<string, unknown>) => {
-    const api = new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o))
+  withApiOptions(program.command('dashboard').description('print a one-time link that logs this browser in to the node’s dashboard')).action(async (o: Record<string, unknown>) => {
+    const api = apiClient(h, o)
     const r = await api.post<{ token: string; expiresInSeconds: number }>('/auth/token', {})
     const url = `${api.base}/?token=${encodeURIComponent(r.token)}`
     process.stdout.write(o.json === true ? `${JSON.stringify({ url, expiresInSeconds: r.expiresInSeconds })}\n` : `${url}\n(open it within ${r.expiresInSeconds} s; it works once)\n`)

@@ -1,37 +1,22 @@
 import type { Command } from 'commander'
 import type { FileJson, PeerJson } from '../node/read-models.js'
-import { ApiClient } from './api-client.js'
+import { type ApiHelpers, apiClient, withApiOptions } from './api-options.js'
 import { followEvents } from './follow-events.js'
 import { formatBytes, formatDuration, table } from './format.js'
 import { idTail, PeerNames, peerLabel } from './peer-names.js'
-
-interface Helpers {
-  apiAddressFrom(o: Record<string, unknown>): string
-  apiKeyFrom(o: Record<string, unknown>): string | undefined
-}
-
-function client(h: Helpers, o: Record<string, unknown>): ApiClient {
-  return new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o))
-}
 
 function out(o: Record<string, unknown>, json: unknown, text: () => string): void {
   process.stdout.write(o.json === true ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`)
 }
 
 /** Commands that ask a running node through its local HTTP API. */
-export function registerInspectCommands(program: Command, h: Helpers): void {
+export function registerInspectCommands(program: Command, h: ApiHelpers): void {
   const apiCmd = (name: string, description: string): Command =>
-    program
-      .command(name)
-      .description(description)
-      .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
-      .option('-c, --config <file>', 'read api.listen (and the key in its data dir) from this config file')
-      .option('--api-key <key>', 'the node’s API key (default: MESHSYNC_API_KEY, the data dir’s .meshsync/api.key, or the key of the node at --api on this host)')
-      .option('--json', 'print JSON for scripts')
+    withApiOptions(program.command(name).description(description))
 
   apiCmd('status', 'node and cluster status: peers, files, disk, replication health').action(async (o: Record<string, unknown>) => {
     // biome-ignore lint/suspicious/noExplicitAny: the status JSON is printed field by field
-    const s = await client(h, o).get<Record<string, any>>('/status')
+    const s = await apiClient(h, o).get<Record<string, any>>('/status')
     out(o, s, () => {
       const lines = [
         `${s.name} (${s.role}, ${s.provider}${s.ephemeral ? ', ephemeral' : ''})  ${s.peerId}`,
@@ -80,7 +65,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
   })
 
   apiCmd('peers', 'known peers with their state and health').action(async (o: Record<string, unknown>) => {
-    const peers = await client(h, o).get<PeerJson[]>('/peers')
+    const peers = await apiClient(h, o).get<PeerJson[]>('/peers')
     out(o, peers, () =>
       table(
         ['NAME', 'PEER', 'STATE', 'ROLE', 'PROVIDER', 'DISK', 'FILES', 'LAST SEEN'],
@@ -105,7 +90,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
     .option('--where <glob>', 'only files whose path matches, e.g. "games/**/*.db"')
     .action(async (o: Record<string, unknown>) => {
       const q = typeof o.where === 'string' ? `?where=${encodeURIComponent(o.where)}` : ''
-      const files = await client(h, o).get<FileJson[]>(`/files${q}`)
+      const files = await apiClient(h, o).get<FileJson[]>(`/files${q}`)
       out(o, files, () =>
         table(
           ['PATH', 'SIZE', 'KIND', 'COPIES', 'SHA256', 'HOLDERS'],
@@ -125,7 +110,7 @@ export function registerInspectCommands(program: Command, h: Helpers): void {
     .option('--jsonl', 'print JSON Lines: one event object per line (not one JSON array)')
     .addHelpText('after', '\nOutput: one line per event; with --jsonl one JSON object per line (JSON Lines, not one JSON array).\n--json does the same for this release (deprecated for events: use --jsonl). Peers show as NAME (…last 8 of the ID).')
     .action(async (o: Record<string, unknown>) => {
-      const c = client(h, o)
+      const c = apiClient(h, o)
       const params = new URLSearchParams()
       if (typeof o.since === 'string') params.set('since', o.since)
       if (typeof o.type === 'string') params.set('type', o.type)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { MergedSource, TargetState } from '../merge/provenance.js'
-import { ApiClient } from './api-client.js'
+import { type ApiHelpers, apiClient, withApiOptions } from './api-options.js'
 import { short, table } from './format.js'
 
 interface MergesJson {
@@ -12,21 +12,16 @@ interface MergesJson {
 }
 
 /** `meshsync merges`: the merged targets of a running node and which source versions went into each. */
-export function registerMergesCommand(program: Command, h: { apiAddressFrom(o: Record<string, unknown>): string; apiKeyFrom(o: Record<string, unknown>): string | undefined }): void {
-  program
-    .command('merges')
-    .description('merged SQLite targets and their provenance: which sources, at which versions (SHA-256)')
-    .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
-    .option('-c, --config <file>', 'read api.listen from this config file')
+export function registerMergesCommand(program: Command, h: ApiHelpers): void {
+  withApiOptions(program.command('merges').description('merged SQLite targets and their provenance: which sources, at which versions (SHA-256)'))
     .option('--merge <name>', 'only this merges.<name> rule')
     .option('--target <path>', 'only this target')
     .option('--sources', 'list every source version')
-    .option('--json', 'print JSON for scripts')
     .action(async (o: Record<string, unknown>) => {
       const params = new URLSearchParams()
       if (typeof o.merge === 'string') params.set('merge', o.merge)
       if (typeof o.target === 'string') params.set('target', o.target)
-      const m = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).get<MergesJson>(`/merges?${params}`)
+      const m = await apiClient(h, o).get<MergesJson>(`/merges?${params}`)
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(m, null, 2)}\n`)
         return

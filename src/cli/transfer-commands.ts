@@ -2,34 +2,22 @@ import type { Command } from 'commander'
 import type { QuarantineRecord } from '../quarantine/quarantine.js'
 import type { TransferJson } from '../transfer/manager.js'
 import { MeshsyncError } from '../util/errors.js'
-import { ApiClient } from './api-client.js'
+import { type ApiHelpers, apiClient, withApiOptions } from './api-options.js'
 import { resolveFetchTarget } from './fetch-target.js'
 import { PeerNames } from './peer-names.js'
 import { formatBytes, progressLine, short, table } from './format.js'
 
-interface Helpers {
-  apiAddressFrom(o: Record<string, unknown>): string
-  apiKeyFrom(o: Record<string, unknown>): string | undefined
-}
-
 type TransferState = TransferJson & { state: string; path: string }
 
 /** fetch, transfers, quarantine: commands about moving files, through the node's API. */
-export function registerTransferCommands(program: Command, h: Helpers): void {
-  const withApi = (cmd: Command): Command =>
-    cmd
-      .option('--api <host:port>', 'the node’s API (default: MESHSYNC_API, the config’s api.listen, or 127.0.0.1:8420)')
-      .option('-c, --config <file>', 'read api.listen (and the key in its data dir) from this config file')
-      .option('--api-key <key>', 'the node’s API key (default: MESHSYNC_API_KEY, the data dir’s .meshsync/api.key, or the key of the node at --api on this host)')
-      .option('--json', 'print JSON for scripts')
-
-  withApi(program.command('fetch').description('fetch a file by its SHA-256 (or a unique prefix of 8+ hex digits, any case) or --path into this node’s data dir (exit 0 once it has landed)'))
+export function registerTransferCommands(program: Command, h: ApiHelpers): void {
+  withApiOptions(program.command('fetch').description('fetch a file by its SHA-256 (or a unique prefix of 8+ hex digits, any case) or --path into this node’s data dir (exit 0 once it has landed)'))
     .argument('[sha256]', 'the SHA-256, or a unique prefix of it (8 hex digits or more, as `files` prints)')
     .option('--path <path>', 'fetch the file with this path (as `files` lists it) instead')
     .option('--from <peerId>', 'fetch only from this peer')
     .option('--timeout <seconds>', 'give up after this long', '3600')
     .action(async (arg: string | undefined, o: Record<string, unknown>) => {
-      const api = new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o))
+      const api = apiClient(h, o)
       const sha256 = await resolveFetchTarget(api, arg, typeof o.path === 'string' ? o.path : undefined)
       const deadline = Date.now() + Number(o.timeout) * 1000
       await api.post('/fetch', { sha256, from: o.from })
@@ -57,16 +45,16 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
       process.stdout.write(o.json === true ? `${JSON.stringify(out)}\n` : `landed ${last.path} (${formatBytes(last.size)}, sha256 verified)\n`)
     })
 
-  withApi(program.command('promote').description('mark a model promoted: critical priority, pulled by every training node (model_distributed when all hold it)'))
+  withApiOptions(program.command('promote').description('mark a model promoted: critical priority, pulled by every training node (model_distributed when all hold it)'))
     .argument('<file>', 'path under the node’s data dir, or SHA-256')
     .action(async (file: string, o: Record<string, unknown>) => {
       const body = /^[0-9a-f]{64}$/.test(file) ? { sha256: file } : { path: file }
-      const r = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).post<{ sha256: string; path: string; size: number }>('/promote', body)
+      const r = await apiClient(h, o).post<{ sha256: string; path: string; size: number }>('/promote', body)
       process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `promoted ${r.path} (${formatBytes(r.size)}, ${short(r.sha256, 12)})\n`)
     })
 
-  withApi(program.command('transfers').description('downloads queued, running, waiting to retry or failed')).action(async (o: Record<string, unknown>) => {
-    const list = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).get<TransferJson[]>('/transfers')
+  withApiOptions(program.command('transfers').description('downloads queued, running, waiting to retry or failed')).action(async (o: Record<string, unknown>) => {
+    const list = await apiClient(h, o).get<TransferJson[]>('/transfers')
     if (o.json === true) {
       process.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
       return
@@ -89,10 +77,10 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
   })
 
   const q = program.command('quarantine').description('files that failed their checks: list, release (put back), purge (delete)')
-  withApi(q.command('list').description('quarantined files with the reason'))
+  withApiOptions(q.command('list').description('quarantined files with the reason'))
     .option('--all', 'include released and purged ones')
     .action(async (o: Record<string, unknown>) => {
-      const api = new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o))
+      const api = apiClient(h, o)
       const list = await api.get<QuarantineRecord[]>(`/quarantine${o.all === true ? '?all=true' : ''}`)
       if (o.json === true) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
@@ -106,20 +94,20 @@ export function registerTransferCommands(program: Command, h: Helpers): void {
         )}\n`,
       )
     })
-  withApi(q.command('release').description('put a quarantined file back under its original name (you decided it is good)'))
+  withApiOptions(q.command('release').description('put a quarantined file back under its original name (you decided it is good)'))
     .argument('<id>')
     .action(async (id: string, o: Record<string, unknown>) => {
-      const r = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).post<QuarantineRecord & { announced?: boolean; invalid?: string }>('/quarantine/release', { id })
+      const r = await apiClient(h, o).post<QuarantineRecord & { announced?: boolean; invalid?: string }>('/quarantine/release', { id })
       const withheld = r.announced === false ? `; it still fails validation (${r.invalid}): every receiver would reject it, so it stays on this node only and is not announced until it changes` : ''
       process.stdout.write(o.json === true ? `${JSON.stringify(r)}\n` : `released ${r.id} to ${r.path}${withheld}\n`)
     })
-  withApi(q.command('purge').description('delete quarantined files: one id, --all, or --older-than SECONDS'))
+  withApiOptions(q.command('purge').description('delete quarantined files: one id, --all, or --older-than SECONDS'))
     .argument('[id]')
     .option('--all', 'every held file')
     .option('--older-than <seconds>', 'held files older than this')
     .action(async (id: string | undefined, o: Record<string, unknown>) => {
       if (id == null && o.all !== true && o.olderThan == null) throw new MeshsyncError('ERR_INVALID_REQUEST', 'name an id, or pass --all or --older-than SECONDS')
-      const r = await new ApiClient(h.apiAddressFrom(o), h.apiKeyFrom(o)).post<QuarantineRecord[]>('/quarantine/purge', {
+      const r = await apiClient(h, o).post<QuarantineRecord[]>('/quarantine/purge', {
         id,
         all: o.all === true,
         olderThanSeconds: o.olderThan != null ? Number(o.olderThan) : undefined,

@@ -19,6 +19,14 @@ export function fromSource(source: string | undefined): string {
   return source != null ? ` (from ${source})` : ' (the default)'
 }
 
+/** Why an address could not be listened on, from the errno code in `text` (EADDRINUSE, EADDRNOTAVAIL, EACCES); undefined for any other cause. */
+export function listenReason(text: string): string | undefined {
+  if (/EADDRINUSE/.test(text)) return 'is in use'
+  if (/EADDRNOTAVAIL/.test(text)) return 'is not an address of this host'
+  if (/EACCES/.test(text)) return 'needs a privilege this user lacks'
+  return undefined
+}
+
 /**
  * libp2p's UnsupportedListenAddressesError lists every address it could not
  * listen on, one `  ADDR: Error: listen EADDRINUSE ...` line each. Turns it
@@ -31,7 +39,7 @@ export function explainListenError(err: unknown, source: string | undefined): St
   const failed: string[] = []
   for (const m of e.message.matchAll(/^\s*(\/[^\s:]+): (?:\w*Error: )?(.*)$/gm)) {
     const [, addr, why] = m
-    const reason = /EADDRINUSE/.test(why!) ? 'is in use' : /EADDRNOTAVAIL/.test(why!) ? 'is not an address of this host' : /EACCES/.test(why!) ? 'needs a privilege this user lacks' : `failed: ${why!.trim()}`
+    const reason = listenReason(why!) ?? `failed: ${why!.trim()}`
     failed.push(`${addr} ${reason}`)
   }
   const what = failed.length > 0 ? failed.join('; ') : 'a listen address could not be opened'

@@ -128,6 +128,10 @@ describe('API security', () => {
     expect(wrong.stderr).toMatch(/wrong API key/)
     const env = await meshsync(['quarantine', 'purge', '--all', '--api', addr], { MESHSYNC_API_KEY: key })
     expect(env.code).toBe(0)
+    // every API command takes --api-key (merges did not: commander refused the option)
+    const merges = await meshsync(['merges', '--api', addr, '--api-key', key, '--json'])
+    expect(merges.stderr).toBe('')
+    expect(merges.code).toBe(0)
     // `meshsync dashboard` prints a link whose token logs a browser in, once
     const link = await meshsync(['dashboard', '--api', addr, '--json'])
     expect(link.code).toBe(0)

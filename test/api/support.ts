@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { BIN } from '../transfer/support.js'
 
 export interface HttpAnswer {
   status: number
@@ -36,18 +34,5 @@ export function http(
   })
 }
 
-export interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 /** The compiled CLI (bin/meshsync; build first). */
-export function meshsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+export { meshsync, type Run } from '../transfer/support.js'

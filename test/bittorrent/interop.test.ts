@@ -9,7 +9,7 @@ import type { FileJson } from '../../src/node/read-models.js'
 import type { MeshsyncNode } from '../../src/node.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 import { api, startNode, stopAll, waitFor } from '../helpers/cluster.js'
-import { aria2c, BT_TEST, CLI_JS, HAS_ARIA2C, MiB, randomFile, sha256File, startCli, startTracker, type CliNode } from './support.js'
+import { aria2c, BT_TEST, CLI_JS, HAS_ARIA2C, MiB, randomFile, sha256File, startSeeder, startTracker, type CliNode } from './support.js'
 
 const SIZE = 96 * MiB
 
@@ -42,12 +42,7 @@ describe.skipIf(!HAS_ARIA2C)('BitTorrent interop with aria2c through a tracker o
     await mkdir(dataDir)
     file = join(dataDir, 'weights.bin')
     sha = await randomFile(file, SIZE)
-    const settings = Object.entries({ ...BT_TEST, 'catalog.stableSeconds': 0.2, 'gossip.healthIntervalSeconds': 0.3, 'gossip.suspectAfterSeconds': 1.2, 'gossip.downAfterSeconds': 2.5 })
-    seeder = await startCli(
-      ['--name', 'bt-seeder', '--data-dir', dataDir, '--bt-tracker', tracker.url, ...settings.flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`])],
-      await freePort(),
-      join(work, 'seeder.log'),
-    )
+    seeder = await startSeeder(dataDir, tracker.url, { 'gossip.healthIntervalSeconds': 0.3, 'gossip.suspectAfterSeconds': 1.2, 'gossip.downAfterSeconds': 2.5 }, join(work, 'seeder.log'))
     const f = await waitFor('the seeder announces the file with its infoHash', async () => (await seeder!.get<FileJson[]>('/files')).find((x) => x.sha256 === sha && x.infoHash != null), 60_000)
     infoHash = f.infoHash!
     const status = await seeder.get<{ peerId: string; addresses: string[]; bittorrentPort: number }>('/status')

@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
 import { Server } from 'bittorrent-tracker'
+import { freePort } from '../../sim/harness/process-node.js'
 import type { MeshsyncNode } from '../../src/node.js'
 import { waitFor } from '../helpers/cluster.js'
 
@@ -40,28 +39,7 @@ export async function knownWithTorrent(dst: MeshsyncNode, sha: string, holders: 
   )
 }
 
-/** A file of random bytes, written in 4 MiB blocks; returns its SHA-256. */
-export async function randomFile(path: string, size: number): Promise<string> {
-  const fh = await open(path, 'w')
-  const h = createHash('sha256')
-  try {
-    for (let done = 0; done < size; ) {
-      const b = randomBytes(Math.min(4 * MiB, size - done))
-      h.update(b)
-      await fh.write(b)
-      done += b.length
-    }
-  } finally {
-    await fh.close()
-  }
-  return h.digest('hex')
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const c of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(c as Buffer)
-  return h.digest('hex')
-}
+export { randomFile, sha256File } from '../helpers/files.js'
 
 export const HAS_ARIA2C = spawnSync('aria2c', ['--version'], { stdio: 'ignore' }).status === 0
 
@@ -174,4 +152,10 @@ export async function startCli(args: string[], apiPort: number, logFile?: string
       await new Promise((r) => setTimeout(r, 100))
     }
   }
+}
+
+/** A node named bt-seeder started through the CLI on `dataDir`, announcing to the tracker at `trackerUrl`, with BT_TEST and `settings` as --set flags; its log in `logFile`. */
+export async function startSeeder(dataDir: string, trackerUrl: string, settings: Record<string, unknown>, logFile: string): Promise<CliNode> {
+  const flags = Object.entries({ ...BT_TEST, 'catalog.stableSeconds': 0.2, ...settings }).flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`])
+  return startCli(['--name', 'bt-seeder', '--data-dir', dataDir, '--bt-tracker', trackerUrl, ...flags], await freePort(), logFile)
 }

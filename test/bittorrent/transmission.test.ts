@@ -8,7 +8,7 @@ import { freePort } from '../../sim/harness/process-node.js'
 import { magnetURI } from '../../src/bittorrent/torrent-meta.js'
 import type { FileJson } from '../../src/node/read-models.js'
 import { waitFor } from '../helpers/cluster.js'
-import { BT_TEST, CLI_JS, MiB, randomFile, sha256File, startCli, startTracker, type CliNode } from './support.js'
+import { CLI_JS, MiB, randomFile, sha256File, startSeeder, startTracker, type CliNode } from './support.js'
 
 const HAS_TRANSMISSION = spawnSync('transmission-cli', ['--version'], { stdio: 'ignore' }).status === 0
 if (!HAS_TRANSMISSION) {
@@ -43,12 +43,7 @@ describe.skipIf(!HAS_TRANSMISSION)('BitTorrent interop with transmission-cli thr
     const dataDir = join(work, 'seeder')
     await mkdir(dataDir)
     sha = await randomFile(join(dataDir, 'weights.bin'), SIZE)
-    const settings = Object.entries({ ...BT_TEST, 'catalog.stableSeconds': 0.2, 'bittorrent.preferredSize': 1_000_000, 'bittorrent.requiredSize': 2_000_000 })
-    seeder = await startCli(
-      ['--name', 'bt-seeder', '--data-dir', dataDir, '--bt-tracker', tracker.url, ...settings.flatMap(([k, v]) => ['--set', `${k}=${JSON.stringify(v)}`])],
-      await freePort(),
-      join(work, 'seeder.log'),
-    )
+    seeder = await startSeeder(dataDir, tracker.url, { 'bittorrent.preferredSize': 1_000_000, 'bittorrent.requiredSize': 2_000_000 }, join(work, 'seeder.log'))
     const f = await waitFor('the seeder announces the file with its infoHash', async () => (await seeder!.get<FileJson[]>('/files')).find((x) => x.sha256 === sha && x.infoHash != null), 60_000)
     infoHash = f.infoHash!
     const status = await seeder.get<{ bittorrentPort: number }>('/status')

@@ -69,6 +69,11 @@ export async function occupiedPort(): Promise<{ port: number; server: Server }> 
   return { port: a.port, server }
 }
 
+/** `meshsync start` printed its banner, so its API listens (the line `  api http://HOST:PORT`, see src/cli/local.ts). */
+export function printedBanner(stderr: string): boolean {
+  return /^ {2}api https?:\/\//m.test(stderr)
+}
+
 /** No stack trace in what a command printed. */
 export function hasStack(text: string): boolean {
   return /^\s+at .+[:(]/m.test(text)

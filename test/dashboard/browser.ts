@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
+import { CHROMIUM, launchChromium } from '../../sim/bench/chromium.js'
 
-/** Debian's chromium package; nothing downloads a browser. .ci/run installs it. */
-export const CHROMIUM = '/usr/bin/chromium'
+export { CHROMIUM }
 export const haveChromium = existsSync(CHROMIUM)
 export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
 
@@ -20,12 +20,7 @@ export interface Browser {
 /** Headless chromium with a fresh profile, collecting console errors. */
 export async function openBrowser(): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'meshsync-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 800 },
-  })
+  const context = await launchChromium(profile)
   const page = context.pages()[0] ?? (await context.newPage())
   const errors: string[] = []
   page.on('console', (m) => {

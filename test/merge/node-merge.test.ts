@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -6,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { api, startNode, stopAll, waitFor } from '../helpers/cluster.js'
 import { eventsOf, FIXTURES } from '../replication/support.js'
-import { BIN } from '../transfer/support.js'
+import { meshsync } from '../transfer/support.js'
 import { gameIds, integrity, SELFPLAY_TABLES, writeGames } from './support.js'
 
 /**
@@ -17,14 +16,6 @@ import { gameIds, integrity, SELFPLAY_TABLES, writeGames } from './support.js'
 
 const MERGES = {
   canon: { sources: ['selfplay/{board}/*.db'], target: 'games/canonical_{board}.db', tables: SELFPLAY_TABLES, intervalSeconds: 0.5 },
-}
-
-function meshsync(args: string[]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath }, timeout: 60_000 }, (err, stdout) => {
-      resolve({ code: err == null ? 0 : Number((err as { code?: unknown }).code ?? -1), stdout })
-    })
-  })
 }
 
 let nodes: MeshsyncNode[] = []

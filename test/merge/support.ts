@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Database as Db } from 'better-sqlite3'
+import { SELFPLAY_SCHEMA } from '../../sim/data/sqlite.js'
 
 /** The schema of the fixtures' self-play databases (tables games and moves). */
-export const SELFPLAY_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS games(game_id TEXT PRIMARY KEY, board_type TEXT NOT NULL, num_players INTEGER NOT NULL,
-                     winner INTEGER, total_moves INTEGER, created_at TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS moves(game_id TEXT NOT NULL REFERENCES games(game_id), move_number INTEGER NOT NULL,
-                     player INTEGER NOT NULL, move TEXT NOT NULL, PRIMARY KEY(game_id, move_number));
-  CREATE INDEX IF NOT EXISTS moves_by_player ON moves(player);`
+export { SELFPLAY_SCHEMA }
 
 /** The merge rule tables for self-play databases. */
 export const SELFPLAY_TABLES = { games: { key: ['game_id'] }, moves: { key: ['game_id', 'move_number'] } }

@@ -1,10 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createHash, randomFillSync } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { randomFile, sha256File as hashFile } from '../helpers/files.js'
 
 /**
  * A node started the way bootstrap/systemd/meshsync.service starts one:
@@ -109,25 +109,8 @@ export class UnitNode {
 
 /** SHA-256 of a file, streamed; undefined when it does not exist. */
 export async function sha256File(path: string): Promise<string | undefined> {
-  const h = createHash('sha256')
-  try {
-    for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  } catch {
-    return undefined
-  }
-  return h.digest('hex')
+  return hashFile(path).catch(() => undefined)
 }
 
-/** Writes `size` random bytes to `path` in 8 MiB pieces; returns the SHA-256. */
-export async function writeRandomFile(path: string, size: number): Promise<string> {
-  const h = createHash('sha256')
-  const out = createWriteStream(path)
-  const piece = 8 * 1024 * 1024
-  for (let off = 0; off < size; off += piece) {
-    const buf = randomFillSync(Buffer.alloc(Math.min(piece, size - off)))
-    h.update(buf)
-    if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()))
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err != null ? reject(err) : resolve())))
-  return h.digest('hex')
-}
+/** Writes `size` random bytes to `path`; returns the SHA-256. */
+export const writeRandomFile = randomFile

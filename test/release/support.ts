@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { waitFor } from '../helpers/cluster.js'
 
 export const ROOT = resolve(import.meta.dirname, '..', '..')
 export const isRoot = process.getuid?.() === 0
@@ -50,7 +51,7 @@ export interface StartedNode {
 
 /**
  * Spawns `cmd` (a meshsync start command line, maybe wrapped in `ip netns exec`)
- * and waits for the banner `meshsync NAME PEERID / api http://... / addresses`.
+ * and waits for the banner `meshsync NAME PEERID / api http://HOST:PORT / addresses` (src/cli/local.ts).
  */
 export function startFromBanner(cmd: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<StartedNode> {
   const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -89,12 +90,7 @@ export const FAST_FLAGS = [
   }).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
 ]
 
-export async function poll<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v != null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
+/** waitFor (test/helpers/cluster.ts) every 250 ms, 60 s by default: the release tests' processes answer slower. */
+export function poll<T>(what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
+  return waitFor(what, fn, timeoutMs, 250)
 }

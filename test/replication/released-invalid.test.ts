@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -6,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
-import { BIN, CLI_JS, copyFixtures, sha256Of, sha256OfFile } from '../transfer/support.js'
+import { CLI_JS, copyFixtures, meshsync, sha256Of, sha256OfFile } from '../transfer/support.js'
 
 /**
  * A file an operator releases from quarantine that is really invalid: it is
@@ -14,15 +13,6 @@ import { BIN, CLI_JS, copyFixtures, sha256Of, sha256OfFile } from '../transfer/s
  * SIGTERM evacuation does not wait its whole deadline for a copy nobody
  * accepts, nor for a file its policy lets no staying node take: it names them.
  */
-
-function meshsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 const BAD = 'npz/bitflip.npz'
 

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -6,28 +5,13 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
-import { BIN, CLI_JS, NO_REPLICATION, sha256Of } from './support.js'
+import { CLI_JS, meshsync, NO_REPLICATION, sha256Of } from './support.js'
 
 /**
  * How `meshsync fetch` and `files --where` name files, run as the compiled
  * bin/meshsync (build first): SHA-256 prefixes as `files` prints them, any
  * case, paths, and globs on the base name.
  */
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function meshsync(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 /** Two different contents whose SHA-256 share their first 8 hex digits (a birthday search, ~80k hashes). */
 function twinPrefix(): [Buffer, Buffer, string] {

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -6,29 +5,13 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
-import { BIN, CLI_JS, copyFixtures, dataFiles, NO_REPLICATION, sha256Of, sha256OfFile } from './support.js'
+import { CLI_JS, copyFixtures, dataFiles, meshsync, NO_REPLICATION, sha256Of, sha256OfFile } from './support.js'
 
 /**
  * The command-line contract of `meshsync fetch <sha256> --api HOST:PORT
  * [--from PEER] [--json]`, run as the compiled bin/meshsync (build first):
  * exit 0 once the file has landed, non-zero with the reason otherwise.
  */
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function meshsync(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    // the bin script runs dist/src/cli/bin.js with this Node (24, from tools/node24)
-    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 describe('meshsync fetch (CLI)', () => {
   let src: MeshsyncNode

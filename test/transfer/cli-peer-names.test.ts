@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -6,28 +5,13 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshsyncNode } from '../../src/node.js'
 import { startNode, stopAll, waitFor } from '../helpers/cluster.js'
-import { BIN, CLI_JS, copyFixtures, NO_REPLICATION, sha256Of, sha256OfFile } from './support.js'
+import { CLI_JS, copyFixtures, meshsync, NO_REPLICATION, sha256Of, sha256OfFile } from './support.js'
 
 /**
  * What the CLI shows of peers and how it names its output (compiled
  * bin/meshsync, build first): names with a distinctive part of the ID,
  * events as JSON Lines, quarantine fields named for what they hold.
  */
-
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function meshsync(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 describe('peers, events and quarantine in the CLI', () => {
   let src: MeshsyncNode

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { sseEvents } from '../../src/cli/follow-events.js'
 import type { MeshsyncEvent } from '../../src/state/event-log.js'
 
 /** Helpers shared by the transfer tests (real nodes, real files). */
@@ -14,6 +16,22 @@ import { FIXTURES } from '../helpers/fixtures.js'
 /** The compiled CLI and the bash entry that runs it (tests that spawn it need `npm run build` first). */
 export const CLI_JS = join(REPO, 'dist', 'src', 'cli', 'bin.js')
 export const BIN = join(REPO, 'bin', 'meshsync')
+
+export interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** The compiled CLI (bin/meshsync; build first) with this Node (24, from tools/node24), `env` added to the runner's environment. */
+export function meshsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { env: { ...process.env, MESHSYNC_NODE: process.execPath, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code as number) : -1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
 
 /**
  * Replication off for these tests: a catch-all policy that wants one copy,
@@ -89,21 +107,7 @@ export function sseCollector(url: string): { events: MeshsyncEvent[]; ready: Pro
       const res = await fetch(url, { signal: ac.signal, headers: { accept: 'text/event-stream' } })
       if (!res.ok || res.body == null) throw new Error(`SSE ${url}: HTTP ${res.status}`)
       onReady()
-      const decoder = new TextDecoder()
-      let buf = ''
-      for await (const part of res.body) {
-        buf += decoder.decode(part as Uint8Array, { stream: true })
-        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-          const block = buf.slice(0, i)
-          buf = buf.slice(i + 2)
-          const data = block
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .map((l) => l.slice(6))
-            .join('\n')
-          if (data !== '') events.push(JSON.parse(data) as MeshsyncEvent)
-        }
-      }
+      for await (const e of sseEvents<MeshsyncEvent>(res.body)) events.push(e)
     } catch (err) {
       if (!ac.signal.aborted) onError(err)
     }
