@@ -275,10 +275,17 @@ class Run {
     if (rest > 0) await sleep(rest)
     this.#enter('waiting for node actions')
     await Promise.all(this.chains.values())
-    this.quietAtMs = Math.max(this.plan.quietAtMs, this.#lastFaultAt())
+    // the plan's times are when writes start; on a loaded machine (in-process: one event loop for the nodes and the
+    // generators) the last one can land well after that, and nothing can converge before it has
+    this.quietAtMs = Math.max(this.plan.quietAtMs, this.#lastFaultAt(), this.#lastWriteAt())
     sampling = false
     this.#enter('waiting for the last sample')
     await sampler
+  }
+
+  /** When the last write landed (ms since start): its ledger entry is made just before the rename into place. */
+  #lastWriteAt(): number {
+    return this.ledger.all().reduce((m, f) => Math.max(m, f.createdAtMs), 0)
   }
 
   #lastFaultAt(): number {
