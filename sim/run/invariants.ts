@@ -1,6 +1,6 @@
 import type { InvariantResult } from '../report/types.js'
 import type { DiskFile } from './disk-scan.js'
-import type { Ledger } from './ledger.js'
+import type { Ledger, LedgerFile } from './ledger.js'
 
 export const INVARIANTS = ['noDataLost', 'nothingCorruptVisible', 'convergence', 'noStorm', 'mergedExactlyOnce'] as const
 export type InvariantName = (typeof INVARIANTS)[number]
@@ -12,14 +12,45 @@ export interface Breach {
 }
 
 /**
+ * How many live copies a file must have: its minimum, unless partitions still
+ * in force (ones that never heal) cut it off from enough nodes. The file can
+ * reach the live nodes on its origin's side and on the side of every live
+ * holder; when those are fewer than its minimum while other live nodes exist
+ * beyond the cut, it is at risk, not lost, and must have a copy on every node
+ * it can reach (a permanently isolated writer must still hold what it wrote).
+ * With no partition in force every live node is reachable, so a cluster that
+ * shrank below a file's minimum still fails.
+ */
+export function copiesRequired(f: Pick<LedgerFile, 'origin' | 'minCopies'>, holders: readonly string[], components: readonly (readonly string[])[]): { required: number; atRisk: boolean; reach: string[] } {
+  const reach = new Set<string>()
+  let liveNodes = 0
+  for (const side of components) {
+    liveNodes += side.length
+    if (side.includes(f.origin) || side.some((n) => holders.includes(n))) for (const n of side) reach.add(n)
+  }
+  if (reach.size < f.minCopies && reach.size < liveNodes) return { required: reach.size, atRisk: true, reach: [...reach].sort() }
+  return { required: f.minCopies, atRisk: false, reach: [...reach].sort() }
+}
+
+/**
  * noDataLost: after settling, every file that counts has at least its
  * minimum copies on live nodes, each copy re-hashed from disk. A file counts
  * when it was acknowledged (it reached its minimum at some point), or when
  * its origin is alive at the end (it never lost its source, so nothing
  * excuses it: a cluster that never replicates fails here). Files written on a
- * node that died before any copy existed are reported, not counted.
+ * node that died before any copy existed are reported, not counted. Files a
+ * partition that never heals keeps from their minimum are reported as at
+ * risk and need a copy on every live node they can still reach
+ * (`copiesRequired`). `components` are the groups of live nodes that can
+ * reach each other at the end (default: all live nodes, one group).
  */
-export function noDataLost(ledger: Ledger, disk: Map<string, DiskFile[]>, live: Set<string>, views: Map<string, { verifiedCopies: number; minCopies: number }[]>): { result: InvariantResult; breaches: Breach[] } {
+export function noDataLost(
+  ledger: Ledger,
+  disk: Map<string, DiskFile[]>,
+  live: Set<string>,
+  views: Map<string, { verifiedCopies: number; minCopies: number }[]>,
+  components: readonly (readonly string[])[] = [[...live]],
+): { result: InvariantResult; breaches: Breach[] } {
   const onDisk = new Map<string, string[]>()
   for (const [node, files] of disk) {
     if (!live.has(node)) continue
@@ -33,6 +64,7 @@ export function noDataLost(ledger: Ledger, disk: Map<string, DiskFile[]>, live: 
   const breaches: Breach[] = []
   let counted = 0
   const notCounted: string[] = []
+  const atRisk: Record<string, unknown>[] = []
   for (const f of ledger.all()) {
     const counts = f.ackedAtMs != null || live.has(f.origin)
     if (!counts) {
@@ -41,11 +73,14 @@ export function noDataLost(ledger: Ledger, disk: Map<string, DiskFile[]>, live: 
     }
     counted++
     const holders = (onDisk.get(f.sha256) ?? []).sort()
-    if (holders.length >= f.minCopies) continue
-    lost.push({ path: f.path, sha256: f.sha256, origin: f.origin, minCopies: f.minCopies, liveCopiesOnDisk: holders.length, holders, acked: f.ackedAtMs != null })
+    const need = copiesRequired(f, holders, components)
+    if (need.atRisk) atRisk.push({ path: f.path, origin: f.origin, minCopies: f.minCopies, reachable: need.reach, liveCopiesOnDisk: holders.length })
+    if (holders.length >= need.required) continue
+    lost.push({ path: f.path, sha256: f.sha256, origin: f.origin, minCopies: f.minCopies, required: need.required, liveCopiesOnDisk: holders.length, holders, acked: f.ackedAtMs != null })
+    const cut = need.atRisk ? ` (a partition that never heals leaves it only ${need.reach.join(', ')}; minimum ${f.minCopies})` : ''
     breaches.push({
       invariant: 'noDataLost',
-      message: `${f.path} (sha256 ${f.sha256.slice(0, 12)}, from ${f.origin}) has ${holders.length} verified live cop${holders.length === 1 ? 'y' : 'ies'}${holders.length > 0 ? ` (${holders.join(', ')})` : ''}, needs ${f.minCopies}`,
+      message: `${f.path} (sha256 ${f.sha256.slice(0, 12)}, from ${f.origin}) has ${holders.length} verified live cop${holders.length === 1 ? 'y' : 'ies'}${holders.length > 0 ? ` (${holders.join(', ')})` : ''}, needs ${need.required}${cut}`,
     })
   }
   let viewsBelowMin = 0
@@ -53,7 +88,7 @@ export function noDataLost(ledger: Ledger, disk: Map<string, DiskFile[]>, live: 
   return {
     result: {
       ok: lost.length === 0,
-      detail: { filesWritten: ledger.all().length, filesCounted: counted, filesLost: lost.length, lost: lost.slice(0, 50), notCounted: notCounted.slice(0, 50), notCountedCount: notCounted.length, nodeViewsBelowMin: viewsBelowMin },
+      detail: { filesWritten: ledger.all().length, filesCounted: counted, filesLost: lost.length, lost: lost.slice(0, 50), notCounted: notCounted.slice(0, 50), notCountedCount: notCounted.length, atRisk: atRisk.slice(0, 50), atRiskCount: atRisk.length, nodeViewsBelowMin: viewsBelowMin },
     },
     breaches,
   }

@@ -13,7 +13,7 @@ import { loadScenario } from '../scenario/load.js'
 import type { Scenario } from '../scenario/schema.js'
 import { plan as makePlan, type Action, type Plan, type PlannedWrite } from '../scenario/plan.js'
 import { hashFile, DiskScanner, type DiskFile } from './disk-scan.js'
-import { convergence, corruptVisible, INVARIANTS, noDataLost, noStorm, nothingCorruptVisible, type Breach } from './invariants.js'
+import { convergence, copiesRequired, corruptVisible, INVARIANTS, noDataLost, noStorm, nothingCorruptVisible, type Breach } from './invariants.js'
 import { Ledger } from './ledger.js'
 import { MergeCheck } from './merge-check.js'
 import { GossipProbe } from './gossip-probe.js'
@@ -275,10 +275,17 @@ class Run {
     if (rest > 0) await sleep(rest)
     this.#enter('waiting for node actions')
     await Promise.all(this.chains.values())
-    this.quietAtMs = Math.max(this.plan.quietAtMs, this.#lastFaultAt())
+    // the plan's times are when writes start; on a loaded machine (in-process: one event loop for the nodes and the
+    // generators) the last one can land well after that, and nothing can converge before it has
+    this.quietAtMs = Math.max(this.plan.quietAtMs, this.#lastFaultAt(), this.#lastWriteAt())
     sampling = false
     this.#enter('waiting for the last sample')
     await sampler
+  }
+
+  /** When the last write landed (ms since start): its ledger entry is made just before the rename into place. */
+  #lastWriteAt(): number {
+    return this.ledger.all().reduce((m, f) => Math.max(m, f.createdAtMs), 0)
   }
 
   #lastFaultAt(): number {
@@ -499,7 +506,12 @@ class Run {
   #settled(): boolean {
     if (this.convergedSince == null) return false
     const live = new Set(this.nodes.filter((n) => n.alive).map((n) => n.name))
-    return this.ledger.all().every((f) => (f.ackedAtMs == null && !live.has(f.origin)) || (this.observer.holders.get(f.sha256)?.length ?? 0) >= f.minCopies)
+    const components = this.#components()
+    return this.ledger.all().every((f) => {
+      if (f.ackedAtMs == null && !live.has(f.origin)) return true
+      const holders = (this.observer.holders.get(f.sha256) ?? []).filter((h) => live.has(h))
+      return holders.length >= copiesRequired(f, holders, components).required
+    })
   }
 
   async #settle(): Promise<void> {
@@ -534,7 +546,7 @@ class Run {
       return f != null && f.origin !== node ? a + f.size : a
     }, 0)
     const checks = {
-      noDataLost: noDataLost(this.ledger, disk, live, views),
+      noDataLost: noDataLost(this.ledger, disk, live, views, this.#components()),
       nothingCorruptVisible: nothingCorruptVisible(this.corrupt, this.scans, this.filesChecked),
       convergence: convergence(this.quietAtMs, this.convergedSince, s.invariants.convergeWithin * 1000, this.lastDisagreements),
       noStorm: noStorm(this.observer.totals(), needed, s.invariants.stormFactor),

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { generateFile } from '../../sim/data/generate.js'
 import { DiskScanner, hashFile } from '../../sim/run/disk-scan.js'
-import { corruptVisible, noDataLost, noStorm } from '../../sim/run/invariants.js'
+import { copiesRequired, corruptVisible, noDataLost, noStorm } from '../../sim/run/invariants.js'
 import { Ledger } from '../../sim/run/ledger.js'
 import { runSim } from '../../sim/run/runner.js'
 import { listScenarios, loadScenario, parseScenario } from '../../sim/scenario/load.js'
@@ -106,6 +106,28 @@ describe('sim invariants', () => {
     expect(r.breaches[0]!.message).toMatch(/games\/x\.db .* has 1 verified live copy \(n0\), needs 2/)
     // y.db was never acknowledged and its origin is dead: reported, not counted
     expect((r.result.detail as { notCounted: string[] }).notCounted).toEqual(['games/y.db'])
+  })
+
+  it('noDataLost: a file a never-healing partition keeps from its minimum is at risk, not lost, but its writer must still hold it', () => {
+    const iso = new Ledger()
+    iso.add({ sha256: 'e'.repeat(64), path: 'games/gen-0/late.db', size: 100, kind: 'sqlite', origin: 'gen-0', minCopies: 2, policy: 'games', createdAtMs: 0 })
+    const sides = [['gen-0'], ['n1', 'n2']]
+    const live = new Set(['gen-0', 'n1', 'n2'])
+    const kept = new Map([['gen-0', [{ path: 'games/gen-0/late.db', size: 100, sha256: 'e'.repeat(64) }]]])
+    const r = noDataLost(iso, kept, live, new Map(), sides)
+    expect(r.result.ok).toBe(true)
+    expect((r.result.detail as { atRiskCount: number }).atRiskCount).toBe(1)
+    // the same copy count with the cluster in one piece is a loss: nothing excuses it
+    expect(noDataLost(iso, kept, live, new Map(), [['gen-0', 'n1', 'n2']]).result.ok).toBe(false)
+    expect(noDataLost(iso, kept, live, new Map()).result.ok).toBe(false)
+    // the isolated writer lost its own copy: really lost
+    const gone = noDataLost(iso, new Map([['gen-0', []]]), live, new Map(), sides)
+    expect(gone.result.ok).toBe(false)
+    expect(gone.breaches[0]!.message).toMatch(/games\/gen-0\/late\.db .* has 0 verified live copies, needs 1 \(a partition that never heals leaves it only gen-0; minimum 2\)/)
+    // a copy that crossed before the cut can grow on the big side: the full minimum is due
+    expect(copiesRequired({ origin: 'gen-0', minCopies: 2 }, ['gen-0', 'n1'], sides)).toMatchObject({ required: 2, atRisk: false })
+    // a cluster smaller than the minimum with no partition in force is not excused
+    expect(copiesRequired({ origin: 'n1', minCopies: 3 }, ['n1'], [['n1', 'n2']])).toMatchObject({ required: 3, atRisk: false })
   })
 
   it('nothingCorruptVisible flags bytes that differ from what was written under that name, and accepts hash-named replicas', () => {
