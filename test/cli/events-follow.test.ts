@@ -43,7 +43,7 @@ describe('meshsync events -f when its node goes away', () => {
   it('without --retry: one line saying the node went away, exit 1', async () => {
     const api = `127.0.0.1:${await freePort()}`
     const node = startNode(join(work, 'a'), api)
-    await waitFor('the node API', () => node.out.stderr.includes('api http://'), 45_000)
+    await waitFor('the node API', () => node.out.stderr.includes('dashboard http://'), 45_000)
     const follow = spawnMeshsync(['events', '-f', '--api', api], { timeoutMs: 60_000 })
     running.push(follow)
     await waitFor('events -f printed node_started', () => nodeStartedIds(follow.out.stdout).length > 0, 30_000)
@@ -62,7 +62,7 @@ describe('meshsync events -f when its node goes away', () => {
     const api = `127.0.0.1:${await freePort()}`
     const dir = join(work, 'b')
     const first = startNode(dir, api)
-    await waitFor('the node API', () => first.out.stderr.includes('api http://'), 45_000)
+    await waitFor('the node API', () => first.out.stderr.includes('dashboard http://'), 45_000)
     const follow = spawnMeshsync(['events', '-f', '--retry', '--api', api], { timeoutMs: 110_000 })
     running.push(follow)
     await waitFor('events -f printed node_started', () => nodeStartedIds(follow.out.stdout).length === 1, 30_000)

@@ -120,14 +120,14 @@ describe('meshsync start: start-up failures', () => {
   it('start --init creates a missing data dir; start with no data dir at all still creates ./meshsync-data', async () => {
     const dir = join(work, 'with-init')
     const a = spawnMeshsync(['start', '--data-dir', dir, '--init', '--api', '127.0.0.1:0', ...LOOPBACK], { timeoutMs: 60_000 })
-    await waitFor('--init made the identity', () => existsSync(join(dir, '.meshsync', 'identity.key')) && a.out.stderr.includes('api http://'), 45_000)
+    await waitFor('--init made the identity', () => existsSync(join(dir, '.meshsync', 'identity.key')) && a.out.stderr.includes('dashboard http://'), 45_000)
     a.child.kill('SIGINT')
     expect((await a.done).code).toBe(0)
 
     const cwd = join(work, 'quick-start')
     await mkdir(cwd)
     const b = spawnMeshsync(['start', '--api', '127.0.0.1:0', ...LOOPBACK], { cwd, timeoutMs: 60_000 })
-    await waitFor('./meshsync-data made on a plain start', () => existsSync(join(cwd, 'meshsync-data', '.meshsync', 'identity.key')) && b.out.stderr.includes('api http://'), 45_000)
+    await waitFor('./meshsync-data made on a plain start', () => existsSync(join(cwd, 'meshsync-data', '.meshsync', 'identity.key')) && b.out.stderr.includes('dashboard http://'), 45_000)
     b.child.kill('SIGINT')
     expect((await b.done).code).toBe(0)
     expect((await readFile(join(cwd, 'meshsync-data', '.meshsync', 'identity.key'))).length).toBeGreaterThan(0)
