@@ -49,6 +49,9 @@ export function buildStage({ root, stageDir, commit, log }) {
   const app = join(stageDir, 'app')
   // its own outDir: the checkout's dist/ (which tests may be running from) is left alone
   run(join(root, 'tools', 'node24'), [join(root, 'node_modules', '.bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist'), '--sourceMap', 'false'], { cwd: root })
+  // the dashboard's static page is not TypeScript: tsc does not emit it, and without it a node from the release
+  // cannot start ("the dashboard's files are not next to .../app/dist/src/api")
+  cpSync(join(root, 'src', 'api', 'dashboard'), join(app, 'dist', 'src', 'api', 'dashboard'), { recursive: true })
   // npm ci --omit=dev needs the lock and the vendored local packages
   const { devDependencies: _dev, scripts: _scripts, ...runtimePkg } = pkg
   writeFileSync(join(app, 'package.json'), `${JSON.stringify(runtimePkg, null, 2)}\n`)

@@ -50,7 +50,7 @@ export interface StartedNode {
 
 /**
  * Spawns `cmd` (a meshsync start command line, maybe wrapped in `ip netns exec`)
- * and waits for the banner `meshsync NAME PEERID / api http://... / addresses`.
+ * and waits for the banner `meshsync NAME PEERID / api and dashboard http://HOST:PORT/ ... / addresses`.
  */
 export function startFromBanner(cmd: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<StartedNode> {
   const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -63,7 +63,7 @@ export function startFromBanner(cmd: string[], env: NodeJS.ProcessEnv, timeoutMs
     }, timeoutMs)
     child.stderr!.on('data', (b: Buffer) => {
       err += b.toString()
-      const m = /^meshsync \S+ (\S+)\n {2}api http:\/\/(\S+)\n((?: {2}\/\S+\n)+)/m.exec(err)
+      const m = /^meshsync \S+ (\S+)\n {2}api and dashboard http:\/\/([^/\s]+)\/[^\n]*\n((?: {2}\/\S+\n)+)/m.exec(err)
       if (m == null) return
       clearTimeout(t)
       const addresses = m[3]!.trim().split('\n').map((l) => l.trim())
