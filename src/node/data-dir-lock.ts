@@ -27,12 +27,16 @@ function readProc(path: string): string {
   }
 }
 
-/** The start time of a process in clock ticks since boot ('' where /proc cannot tell). */
-function procStartOf(pid: number): string {
+/** Fields 3.. of /proc/PID/stat (state, ppid, ...; [] where /proc cannot tell). */
+function procStat(pid: number): string[] {
   const stat = readProc(`/proc/${pid}/stat`)
   // the command name (field 2) is in parentheses and may hold spaces: count from the last ')'
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return rest[19] ?? ''
+  return stat === '' ? [] : stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** The start time of a process in clock ticks since boot ('' where /proc cannot tell). */
+function procStartOf(pid: number): string {
+  return procStat(pid)[19] ?? ''
 }
 
 function alive(pid: number): boolean {
@@ -50,6 +54,7 @@ function holds(r: LockRecord, file: string): boolean {
   const bootId = readProc('/proc/sys/kernel/random/boot_id')
   if (bootId !== '' && r.bootId !== '' && bootId !== r.bootId) return false
   if (!alive(r.pid)) return false
+  if (procStat(r.pid)[0] === 'Z') return false // killed, not yet reaped by its parent
   const start = procStartOf(r.pid)
   return start === '' || r.procStart === '' || start === r.procStart
 }
