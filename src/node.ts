@@ -25,6 +25,7 @@ import { connectionFacts, createMesh, type Mesh } from './mesh/libp2p.js'
 import { Reconnect } from './mesh/reconnect.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DiskMeter, diskLevel } from './node/disk.js'
+import { DataDirLock } from './node/data-dir-lock.js'
 import { ensureLayout, layoutOf, STATE_DIR_NAME, type Layout } from './node/layout.js'
 import { ReadModels } from './node/read-models.js'
 import { BUILD_VERSION } from './node/version.js'
@@ -122,6 +123,7 @@ export class MeshsyncNode {
   /** The API's TLS certificate; undefined for plain HTTP. */
   apiTls: ApiTls | undefined
   #loops: { start(): void; stop(): Promise<void> }[] = []
+  #lock: DataDirLock | undefined
   #watcher: FSWatcher | undefined
   /** debug.failStagingFsyncs: staging fsyncs that fail (tests); undefined on a real node. */
   #stagingFsync: StagingFsync | undefined
@@ -174,6 +176,8 @@ export class MeshsyncNode {
     const cfg = this.config
     checkRequiredProtocols(cfg.cluster.requireProtocols)
     await ensureLayout(this.layout)
+    // one node per data dir: a second one would share the state database and the peer ID
+    this.#lock = DataDirLock.acquire(this.layout.stateDir, this.layout.dataDir)
     // refuse a beyond-loopback API without TLS before anything else starts
     this.apiTls = await apiTls(cfg.api, this.layout.stateDir)
     const identity = await loadOrCreateIdentity(this.layout.identity)
@@ -371,6 +375,7 @@ export class MeshsyncNode {
     await this.gossip.stop()
     await this.mesh.stop()
     this.db.close()
+    this.#lock?.release()
     this.log.info({ peerId: this.peerId }, 'meshsync node stopped')
   }
 
@@ -395,6 +400,7 @@ export class MeshsyncNode {
     await quietly('gossip', () => this.gossip?.stop())
     await quietly('mesh', () => this.mesh?.stop())
     await quietly('db', () => this.db?.close())
+    this.#lock?.release()
   }
 
   /** Scans the data dir now (tests, and `meshsync rescan`). */

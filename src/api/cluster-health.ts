@@ -22,6 +22,8 @@ export interface ClusterHealth {
   problems: HealthProblem[]
   /** Problems of one kind past this many are counted, not listed. */
   omitted: Partial<Record<ProblemKind, number>>
+  /** Files under their minimum for less than alerts.underMinGraceSeconds: not problems yet, but not copied either. */
+  underMinInGrace: { files: number; graceSeconds: number }
 }
 
 const LIST_AT_MOST = 20
@@ -61,11 +63,15 @@ export async function clusterHealth(node: MeshsyncNode): Promise<ClusterHealth> 
   // files under their minimum for longer than the grace
   const graceMs = cfg.alerts.underMinGraceSeconds * 1000
   let oldest: { path: string; since: number } | undefined
+  let inGrace = 0
   for (const [sha, p] of node.planner.plan()) {
     if (p.placement.copies.length >= p.policy.minCopies) continue
     const since = node.planner.underMinSince(sha) ?? now
     if (oldest == null || since < oldest.since) oldest = { path: p.known.facts.path, since }
-    if (now - since < graceMs) continue
+    if (now - since < graceMs) {
+      inGrace++
+      continue
+    }
     const holders = p.known.facts.holders.map(nameOf)
     problems.push({
       kind: 'under_min',
@@ -143,5 +149,12 @@ export async function clusterHealth(node: MeshsyncNode): Promise<ClusterHealth> 
     if (n <= LIST_AT_MOST) listed.push(p)
     else omitted[p.kind] = n - LIST_AT_MOST
   }
-  return { ok: problems.length === 0, node: cfg.node.name ?? node.peerId, checkedAtMs: now, problems: listed, omitted }
+  return {
+    ok: problems.length === 0,
+    node: cfg.node.name ?? node.peerId,
+    checkedAtMs: now,
+    problems: listed,
+    omitted,
+    underMinInGrace: { files: inGrace, graceSeconds: cfg.alerts.underMinGraceSeconds },
+  }
 }

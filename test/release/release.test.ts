@@ -63,7 +63,7 @@ describe('release tarball', () => {
     const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
     expect(tarball.endsWith(`meshsync-${version}-linux-x64.tar.gz`)).toBe(true)
     const list = (await run('tar', ['-tzf', tarball])).stdout.split('\n')
-    for (const f of ['bin/meshsync', 'runtime/bin/node', 'app/dist/src/cli/bin.js', 'app/build-info.json', 'app/node_modules/better-sqlite3/prebuilds/linux-x64.node', 'app/dist/src/api/dashboard/index.html', 'bootstrap/NEW_HOST.md', 'bootstrap/systemd/meshsync.service', 'bootstrap/templates/cluster.yaml']) {
+    for (const f of ['bin/meshsync', 'runtime/bin/node', 'app/dist/src/cli/bin.js', 'app/dist/src/api/dashboard/index.html', 'app/dist/src/api/dashboard/app.js', 'app/build-info.json', 'app/node_modules/better-sqlite3/prebuilds/linux-x64.node', 'bootstrap/NEW_HOST.md', 'bootstrap/systemd/meshsync.service', 'bootstrap/templates/cluster.yaml']) {
       expect(list, f).toContain(`meshsync-${version}-linux-x64/${f}`)
     }
     for (const dev of ['vitest', 'typescript', '@biomejs', 'fast-check']) expect(list.some((f) => f.includes(`/node_modules/${dev}/`)), dev).toBe(false)
@@ -101,6 +101,9 @@ describe('release tarball', () => {
     const boot = a.addresses.find((x) => x.startsWith('/ip4/127.0.0.1/'))!
     const b = await startFromBanner(wrapped([bin, 'start', '--name', 'rel-b', '--data-dir', dirB, '--bootstrap', boot, ...common]), {})
     nodes.push(b)
+    // the dashboard's page is in the release (tsc does not emit it; a node without it did not start)
+    const page = await sys(wrapped([join(unpacked, 'runtime', 'bin', 'node'), '-e', `fetch('http://${b.api}/').then(async (r) => { const t = await r.text(); console.log(r.status, t.includes('<title>meshsync</title>')) })`]))
+    expect(page.stdout.trim(), page.stderr).toBe('200 true')
     await poll('node B to hear of the file', async () => {
       const r = await sys(wrapped([bin, 'files', '--api', b.api, '--json']))
       return r.code === 0 && (JSON.parse(r.stdout) as { sha256: string }[]).some((f) => f.sha256 === sha)
