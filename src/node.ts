@@ -58,6 +58,7 @@ import { NodeSinks } from './sinks/wiring.js'
 import { DeletionGuard, type LeaseStore } from './replication/deletion-guard.js'
 import { evacuate, type EvacuationResult } from './replication/evacuation.js'
 import { ReplicationPlanner } from './replication/planner.js'
+import type { LandingInit } from './transfer/landing.js'
 import { failingFsync, type StagingFsync } from './util/fs.js'
 import { Scrubber } from './catalog/scrub.js'
 import { explainStartError } from './node/start-errors.js'
@@ -451,6 +452,17 @@ export class MeshsyncNode {
    * receivers check every download, so an invalid file is withheld (onInvalid
    * keeps it in place) rather than announced for all of them to reject.
    */
+  /** What every landing here needs (transfers and restores from a sink): the data dir, catalog, quarantine and checks. */
+  #landingBase(): LandingInit {
+    return {
+      dataDir: this.layout.dataDir,
+      manifest: this.manifest,
+      quarantine: this.quarantine,
+      clock: this.clock,
+      validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
+    }
+  }
+
   async #validateLocal(path: string, kind: Kind, _sha256: string, signal: AbortSignal): Promise<Verdict> {
     return validateFile(path, kind, { depth: 'deep', signal })
   }
@@ -505,11 +517,7 @@ export class MeshsyncNode {
       download: this.limits.download,
       perPeer: (peer) => this.limits.peer(peer),
       landing: {
-        dataDir: this.layout.dataDir,
-        manifest: this.manifest,
-        quarantine: this.quarantine,
-        clock: this.clock,
-        validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
+        ...this.#landingBase(),
         infoHash: this.bittorrent != null ? (path, entry, signal, pieces) => this.bittorrent!.landingInfoHash(path, entry, signal, pieces) : undefined,
         pieceLength: this.bittorrent?.forCatalog().pieceLength,
       },
@@ -565,13 +573,7 @@ export class MeshsyncNode {
       planner: this.planner,
       snapshotDir: this.layout.snapshots,
       limiter: this.limits.upload,
-      landing: {
-        dataDir: this.layout.dataDir,
-        manifest: this.manifest,
-        quarantine: this.quarantine,
-        clock: this.clock,
-        validate: (path, kind, sha, signal) => this.#validateLocal(path, kind, sha, signal),
-      },
+      landing: this.#landingBase(),
       stagingDir: this.layout.staging,
       events: this.events,
       clock: this.clock,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { alive } from '../node/data-dir-lock.js'
 
 /** The API key's file inside the state dir (DATA_DIR/.meshsync). */
 export const API_KEY_FILE = 'api.key'
@@ -97,14 +98,6 @@ export function isWildcardHost(host: string): boolean {
   return WILDCARD.has(host)
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /**
  * The registry entry of a live node on this host that answers at `hostPort`

@@ -39,7 +39,8 @@ function procStartOf(pid: number): string {
   return procStat(pid)[19] ?? ''
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
