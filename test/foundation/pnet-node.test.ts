@@ -22,8 +22,9 @@ describe('a private-network connection whose cipher fails', () => {
     dir = await mkdtemp(join(tmpdir(), 'meshsync-pnet-fail-'))
     const key = join(dir, 'swarm.key')
     await writeSwarmKey(key)
-    // libp2p only: a retry has to come over a new libp2p connection, not the BitTorrent fallback
-    const common = { swarmKey: key, ...REPLICATION_FAST, 'bittorrent.enabled': false }
+    // libp2p only: the bytes must cross the pnet connection (not the TLS lane) and a retry has to come over a
+    // new libp2p connection, not the BitTorrent fallback
+    const common = { swarmKey: key, ...REPLICATION_FAST, 'bittorrent.enabled': false, 'transfer.lane': 'off' }
     const src = await startNode({ name: 'pf-src', settings: common })
     nodes.push(src)
     // the receiver's first connections break mid-transfer: their cipher throws on received data after 1 MiB
