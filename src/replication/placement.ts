@@ -153,6 +153,22 @@ export function place(f: FileFacts, nodes: Map<string, NodeFacts>, policy: Resol
       add(n.peerId)
     }
   }
+  // last resort: nodes that refuse only for load (backpressure, not a full disk). A file still under its
+  // minimum goes to one of them rather than stay at risk on a cluster whose CPUs a training job keeps busy
+  if (desired.length < policy.minCopies) {
+    const busy = [...nodes.values()].filter(
+      (n) =>
+        !n.accepting &&
+        n.diskLevel !== 'full' &&
+        !(originEphemeral && n.peerId === f.origin) &&
+        (roleAllowed(policy, n.role) || (!n.ephemeral && (n.role !== 'coordinator' || policy.allowCoordinators))) &&
+        canReceive({ ...n, accepting: true }, f, policy, priority),
+    )
+    for (const n of rank(busy)) {
+      if (desired.length >= policy.minCopies) break
+      add(n.peerId)
+    }
+  }
   if (broadcast) for (const n of byRole) add(n.peerId)
   return { desired, copies, stableCopies, priority, repair }
 }

@@ -84,11 +84,15 @@ describe('placement', () => {
     expect(p.priority).toBe('high')
   })
 
-  it('a full or busy node receives nothing but critical data; excluded hosts never', () => {
+  it('a full node receives nothing but critical data, a busy one only a copy no idle node can take; excluded hosts never', () => {
     const nodes = mapOf([node('a'), node('full', { diskLevel: 'full' }), node('busy', { accepting: false }), node('ok')])
     for (let i = 0; i < 100; i++) {
-      const d = place(file(sha(i), ['a']), nodes, custom({ excludeHosts: ['ok'] })).desired
-      expect(d).toEqual(['a'])
+      // an idle node takes the second copy: the busy one is left alone
+      expect(place(file(sha(i), ['a']), nodes, custom({})).desired.sort()).toEqual(['a', 'ok'])
+      // no idle node may take it: the busy node takes it rather than leave the file under its minimum
+      expect(place(file(sha(i), ['a']), nodes, custom({ excludeHosts: ['ok'] })).desired).toEqual(['a', 'busy'])
+      // a full disk is never overridden, and neither is an excluded host
+      expect(place(file(sha(i), ['a']), nodes, custom({ excludeHosts: ['ok', 'busy'] })).desired).toEqual(['a'])
     }
     const promoted = place(file(sha(9), ['a'], { promoted: true }), nodes, policy('default'))
     expect(promoted.priority).toBe('critical')
