@@ -91,7 +91,13 @@ export class ApiServer {
     const i = hostPort.lastIndexOf(':')
     const host = hostPort.slice(0, i)
     const port = Number(hostPort.slice(i + 1))
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res)
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      // #handle answers every error it knows; anything else must not become an unhandled rejection (which ends the node)
+      this.#handle(req, res).catch((err: unknown) => {
+        this.#log.error({ err: (err as Error).message }, 'api request failed')
+        res.destroy()
+      })
+    }
     const server: Server = tls != null ? createTlsServer({ cert: tls.cert, key: tls.key }, onRequest) : createServer(onRequest)
     server.keepAliveTimeout = 5000
     await new Promise<void>((resolve, reject) => {
@@ -116,7 +122,15 @@ export class ApiServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://local')
+    } catch {
+      // a request target such as `//` or `/\` is no URL: refused before any route, guard or key check
+      res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' })
+      res.end(JSON.stringify({ error: `not a request target: ${JSON.stringify((req.url ?? '').slice(0, 100))}`, code: 'ERR_INVALID_REQUEST' }))
+      return
+    }
     const method = req.method ?? 'GET'
     const route = this.#routes.get(`${method} ${url.pathname}`)
     const guard = this.#guard

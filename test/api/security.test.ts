@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs'
+import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findRunningNode } from '../../src/api/key.js'
@@ -56,6 +57,23 @@ describe('API security', () => {
     expect(r.json().code).toBe('ERR_ORIGIN')
     const site = await http(addr, 'POST', '/quarantine/purge', { headers: { ...json, authorization: `Bearer ${key}`, 'sec-fetch-site': 'cross-site' }, body: purge })
     expect(site.json().code).toBe('ERR_ORIGIN')
+  })
+
+  it('a request target that is no URL (`//`, `/\\`) gets 400 and the node stays up', async () => {
+    for (const target of ['//', '/\\', '//@']) {
+      const status = await new Promise<string>((resolve, reject) => {
+        const [host, port] = addr.split(':')
+        const sock = createConnection(Number(port), host!, () => sock.write(`GET ${target} HTTP/1.1\r\nHost: ${addr}\r\nConnection: close\r\n\r\n`))
+        let got = ''
+        sock.on('data', (d) => {
+          got += d.toString()
+        })
+        sock.on('end', () => resolve(got.split('\r\n')[0] ?? ''))
+        sock.on('error', reject)
+      })
+      expect(status, target).toBe('HTTP/1.1 400 Bad Request')
+    }
+    expect((await http(addr, 'GET', '/health')).status).toBe(200)
   })
 
   it('a rebinding Host header is refused, reads included', async () => {
