@@ -12,6 +12,7 @@ import {
   LANE_HEADER_BYTES,
   LANE_HELLO_BYTES,
   LANE_HELLO_TIMEOUT_MS,
+  LANE_LINGER_MS,
   LANE_KIND_CHUNK,
   LANE_KIND_MISSING,
   LANE_MAGIC,
@@ -82,7 +83,8 @@ export class LaneServer {
       this.#sockets.add(socket)
       socket.once('close', () => this.#sockets.delete(socket))
     })
-    this.#server.on('secureConnection', (s: TLSSocket) => void this.#serve(s))
+    // whatever #serve did not answer closes that one lane, never the process
+    this.#server.on('secureConnection', (s: TLSSocket) => void this.#serve(s).catch(() => s.destroy()))
     this.#server.on('tlsClientError', () => {})
   }
 
@@ -120,7 +122,18 @@ export class LaneServer {
 
   #refuse(reason: LaneRefusal, ip: string, detail: string): void {
     this.stats.refused[reason]++
-    this.#init.onRefused?.(reason, ip, detail)
+    try {
+      this.#init.onRefused?.(reason, ip, detail)
+    } catch {
+      // an observer's failure is not the lane's
+    }
+  }
+
+  /** Ends a lane and destroys it a second later if the peer never closes its side (it would hold a slot forever). */
+  #end(socket: TLSSocket, last?: Buffer): void {
+    if (last != null) socket.end(last)
+    else socket.end()
+    setTimeout(() => socket.destroy(), LANE_LINGER_MS).unref()
   }
 
   async #serve(socket: TLSSocket): Promise<void> {
@@ -139,25 +152,25 @@ export class LaneServer {
       const g = this.#grants.get(key)
       if (g == null) {
         this.#refuse('badToken', ip, 'unknown or already used token')
-        socket.end(Buffer.from([HelloStatus.BAD_TOKEN]))
+        this.#end(socket, Buffer.from([HelloStatus.BAD_TOKEN]))
         return
       }
       if (!this.#init.peerIps(g.peer).includes(ip)) {
         // not consumed: the peer it was issued to may still redeem it
         this.#refuse('wrongPeer', ip, `token issued to ${g.peer}, presented from ${ip}`)
-        socket.end(Buffer.from([HelloStatus.BAD_TOKEN]))
+        this.#end(socket, Buffer.from([HelloStatus.BAD_TOKEN]))
         return
       }
       this.#grants.delete(key)
       if (file !== g.sha256) {
         // consumed: a token presented for the wrong file is burnt
         this.#refuse('wrongFile', ip, `token for ${g.sha256.slice(0, 12)} presented for ${file.slice(0, 12)}`)
-        socket.end(Buffer.from([HelloStatus.BAD_TOKEN]))
+        this.#end(socket, Buffer.from([HelloStatus.BAD_TOKEN]))
         return
       }
       if (this.#init.now() > g.expires || g.signal.aborted) {
         this.#refuse('expired', ip, `token for ${g.peer} expired`)
-        socket.end(Buffer.from([HelloStatus.EXPIRED]))
+        this.#end(socket, Buffer.from([HelloStatus.EXPIRED]))
         return
       }
       grant = g
@@ -233,7 +246,7 @@ export class LaneServer {
         this.stats.bytes += len
         grant.onChunk(LANE_HEADER_BYTES + len)
       }
-      socket.end()
+      this.#end(socket)
     } catch (err) {
       if (err instanceof InvalidMessageError) this.#refuse('invalid', ip, err.message)
       socket.destroy()

@@ -12,6 +12,8 @@ export const LANE_TOKEN_TTL_MS = 10_000
 export const LANE_HELLO_TIMEOUT_MS = 5000
 /** Lane connections a holder keeps at once (handshaking or serving). */
 export const LANE_MAX_CONNECTIONS = 64
+/** How long an ended lane waits for the peer to close its side before it is destroyed. */
+export const LANE_LINGER_MS = 1000
 /** Chunk header: kind (1) | index (4) | length (4). */
 export const LANE_HEADER_BYTES = 9
 export const LANE_KIND_CHUNK = 0
