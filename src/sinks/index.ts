@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { MeshsyncError } from '../util/errors.js'
+import { relativePathProblem } from '../../protocols/common/path.js'
 
 /**
  * Backup sinks: S3-compatible object storage (s3.ts) and mounted paths
@@ -97,7 +98,8 @@ export function parseIndex(text: string): ManifestEntry | undefined {
   const mtimeMs = typeof o.mtimeMs === 'number' && Number.isFinite(o.mtimeMs) ? o.mtimeMs : 0
   if (path == null || sha256 == null || !SHA256_HEX.test(sha256) || origin == null || chunkRoot == null || size == null || version == null) return undefined
   if (kind !== 'sqlite' && kind !== 'npz' && kind !== 'model' && kind !== 'other') return undefined
-  if (path.length > 4096 || path.startsWith('/') || path.split('/').some((p) => p === '..' || p === '' || p === '.')) return undefined
+  // a bucket is no more trusted than a peer: the same path rule as a manifest from the mesh
+  if (relativePathProblem(path) != null) return undefined
   return { path, sha256, size, kind, origin, version, mtimeMs, chunkRoot, promoted: o.promoted === true }
 }
 

@@ -20,11 +20,18 @@ function credentialsOf(name: string, cfg: S3SinkConfig, env: NodeJS.ProcessEnv):
   const c = cfg.credentials
   if (c == null) return undefined
   if ('file' in c) {
+    let text: string
+    try {
+      text = readFileSync(c.file, 'utf8')
+    } catch (err) {
+      throw new SinkError(name, 'credentials', `cannot read the credentials file ${c.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    }
     let v: { accessKeyId?: unknown; secretAccessKey?: unknown }
     try {
-      v = JSON.parse(readFileSync(c.file, 'utf8')) as typeof v
-    } catch (err) {
-      throw new SinkError(name, 'credentials', `cannot read the credentials file ${c.file}: ${(err as Error).message}`)
+      v = JSON.parse(text) as typeof v
+    } catch {
+      // never the parser's message: it quotes the file, and the file holds the secret
+      throw new SinkError(name, 'credentials', `the credentials file ${c.file} is not valid JSON`)
     }
     if (typeof v.accessKeyId !== 'string' || typeof v.secretAccessKey !== 'string') {
       throw new SinkError(name, 'credentials', `credentials file ${c.file} needs string fields accessKeyId and secretAccessKey`)
