@@ -130,6 +130,8 @@ export function place(f: FileFacts, nodes: Map<string, NodeFacts>, policy: Resol
   const broadcast = f.promoted || policy.strategy === 'broadcast' || policy.strategy === 'gossip'
   const candidates = [...nodes.values()].filter((n) => {
     if (originEphemeral && n.peerId === f.origin) return false
+    // a pressured holder's copy is the one to let go: the raised priority must not make it its own target
+    if (f.holders.includes(n.peerId) && leaving(n.peerId)) return false
     return canReceive(n, f, policy, priority)
   })
   const rank = (list: NodeFacts[]): NodeFacts[] =>
@@ -161,6 +163,7 @@ export function place(f: FileFacts, nodes: Map<string, NodeFacts>, policy: Resol
         !n.accepting &&
         n.diskLevel !== 'full' &&
         !(originEphemeral && n.peerId === f.origin) &&
+        !(f.holders.includes(n.peerId) && leaving(n.peerId)) &&
         (roleAllowed(policy, n.role) || (!n.ephemeral && (n.role !== 'coordinator' || policy.allowCoordinators))) &&
         canReceive({ ...n, accepting: true }, f, policy, priority),
     )

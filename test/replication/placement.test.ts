@@ -76,6 +76,22 @@ describe('placement', () => {
     expect(p.priority).toBe('critical')
   })
 
+  it('a pressured holder is never its own target: the raised priority does not let it take back the copy it is to let go', () => {
+    // x is full and holds the file with a; only b can make the minimum on stable nodes. Raised to critical, the
+    // full x may receive critical data, but it already holds this one: were it desired, b would never pull,
+    // x's cleanup would never find enough copies elsewhere, and the full disk would stay full
+    for (let i = 0; i < 200; i++) {
+      const nodes = mapOf([node('x', { diskLevel: 'full', accepting: false }), node('a'), node('b')])
+      const p = place(file(sha(i), ['x', 'a']), nodes, policy('default'))
+      expect(p.priority).toBe('critical')
+      expect(p.desired.sort()).toEqual(['a', 'b'])
+      for (const level of ['push', 'urgent'] as const) {
+        const q = place(file(sha(i), ['x', 'a']), mapOf([node('x', { diskLevel: level }), node('a'), node('b')]), policy('default'))
+        expect(q.desired.sort()).toEqual(['a', 'b'])
+      }
+    }
+  })
+
   it('data made on an ephemeral node gets its minimum on other nodes, first', () => {
     const nodes = mapOf([node('spot', { ephemeral: true }), node('b'), node('c'), node('d')])
     const p = place(file(sha(5), ['spot'], { origin: 'spot' }), nodes, policy('default'))

@@ -54,7 +54,8 @@ describe('deletion with requireBackupForDelete, 3 real nodes and s3rver', () => 
       for (const sha of shas) if ((await holdersOnDisk(nodes, sha)).filter((n) => n !== 'x').length < 2) return false
       return true
     }, 120_000)
-    expect(x.diskLevel).toBe('full')
+    // the disk loop reads the quota every 2 s: the level follows the catalog, not at once
+    await waitFor('x is full', () => x.diskLevel === 'full', 20_000)
     // the sink is unreachable: health says so, and cleanup refuses
     await waitFor('x sees the sink down', () => x.sinks.status().some((s) => (s as { reason?: string }).reason === 'unreachable'), 20_000)
     x.cleanup.poke()
