@@ -454,10 +454,13 @@ class Run {
       const r = await restoreSimNode(n, this.settings.get(n.name) ?? {})
       this.#fault('restore', n.name, `${r.restored} restored, ${r.present} already here, ${r.failed.length} failed${r.failed.length > 0 ? `: ${r.failed.slice(0, 2).join('; ')}` : ''}`)
     }
-    for (const n of [...first, ...this.nodes.filter((m) => !first.includes(m))]) {
+    const started = async (n: SimNode): Promise<void> => {
       await this.#startNode(n)
       this.#fault('restart', n.name, `new peer ${n.peerId.slice(-8)}`)
     }
+    // the restored nodes first (one after the other, each bootstraps from the last), then the rest together
+    for (const n of first) await started(n)
+    await Promise.all(this.nodes.filter((m) => !first.includes(m)).map(started))
   }
 
   /** Every peer ID these nodes had (identities change). */
