@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { MeshsyncError } from '../util/errors.js'
@@ -105,6 +105,31 @@ export class S3Sink implements Sink {
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }
+    await this.#abortLeftovers(this.#key(`${BLOBS}/${meta.sha256}`), opts.signal)
+  }
+
+  /**
+   * Once the blob is complete, the multipart uploads still open for its key
+   * are left over from an uploader killed mid-upload (kill -9: no chance to
+   * abort), or redundant (another holder uploading the same content): both
+   * are aborted, so their parts do not sit in the bucket until a lifecycle
+   * rule removes them. A server without ListMultipartUploads (s3rver) or a
+   * key without the permission leaves them: best effort, never an error.
+   * Returns how many were aborted.
+   */
+  async #abortLeftovers(key: string, signal: AbortSignal | undefined): Promise<number> {
+    let aborted = 0
+    try {
+      const r = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#cfg.bucket, Prefix: key, MaxUploads: 100 }), { abortSignal: signal })
+      for (const u of r.Uploads ?? []) {
+        if (u.Key !== key || u.UploadId == null) continue
+        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#cfg.bucket, Key: key, UploadId: u.UploadId }), { abortSignal: signal })
+        aborted++
+      }
+    } catch {
+      // not implemented, or not allowed: the bucket's lifecycle rule is the operator's fallback
+    }
+    return aborted
   }
 
   async head(sha256: string, opts: SinkCallOptions = {}): Promise<BlobHead | undefined> {
