@@ -8,6 +8,8 @@ import type { DiskFile } from '../../sim/run/disk-scan.js'
 import { noDataLost } from '../../sim/run/invariants.js'
 import { Ledger, type LedgerFile } from '../../sim/run/ledger.js'
 import { checkSinkCopies } from '../../sim/run/sink-copies.js'
+import { parseScenario } from '../../sim/scenario/load.js'
+import { plan } from '../../sim/scenario/plan.js'
 import { initPathSink, PathSink } from '../../src/sinks/path.js'
 
 /**
@@ -87,5 +89,31 @@ describe('noDataLost counts only verified sink copies', () => {
     const ledger = ledgerOf([{ ...f, minCopies: 2 }])
     const checks = await checkSinkCopies(ledger.all(), [drive, spare], { rehash: true })
     expect(noDataLost(ledger, disk, new Set(['n-1']), new Map(), [['n-1']], checks).result.ok).toBe(true)
+  })
+})
+
+describe('scenario sinks', () => {
+  it('a policy backing up to a sink the scenario does not declare is refused, naming both', () => {
+    const s = parseScenario(`
+name: t
+nodes: 2
+sinks: { drive: { type: path } }
+policies: { games: { backup: [cloud] } }
+`)
+    expect(() => plan(s)).toThrow(/policies\.games\.backup names sink 'cloud'.*\(drive\)/)
+    expect(() => parseScenario('name: t\nsinks: { drive: { type: path, path: /x } }\n')).toThrow(/'path'/)
+  })
+
+  it('lose-all plans every node down, and the named restorers', () => {
+    const s = parseScenario(`
+name: t
+nodes: 3
+groups: [{ name: store, count: 1 }, { name: n, share: 1 }]
+sinks: { drive: { type: path } }
+faults: [{ type: lose-all, at: 5, restartAfter: 3, restoreOn: [store-0] }]
+`)
+    const p = plan(s)
+    expect(p.actions).toEqual([{ t: 5000, type: 'lose-all', restoreOn: ['store-0'], restartAfterMs: 3000, backupWaitMs: 60_000 }])
+    expect(p.quietAtMs).toBe(8000)
   })
 })
