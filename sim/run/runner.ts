@@ -451,7 +451,8 @@ class Run {
     await sleep(a.restartAfterMs)
     const first = a.restoreOn.map((name) => this.byName.get(name)!)
     for (const n of first) {
-      const r = await restoreSimNode(n, this.settings.get(n.name) ?? {})
+      // a restore that fails outright is reported and the nodes start anyway: noDataLost then names what is missing
+      const r = await restoreSimNode(n, this.settings.get(n.name) ?? {}).catch((err: unknown) => ({ restored: 0, present: 0, failed: [`the restore failed: ${(err as Error).message}`] }))
       this.#fault('restore', n.name, `${r.restored} restored, ${r.present} already here, ${r.failed.length} failed${r.failed.length > 0 ? `: ${r.failed.slice(0, 2).join('; ')}` : ''}`)
     }
     const started = async (n: SimNode): Promise<void> => {
