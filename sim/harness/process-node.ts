@@ -11,7 +11,8 @@ import { localApiHeaders } from '../../src/api/key.js'
  * dist/ when it runs from source (tests; `npm run build` first).
  */
 const HERE = dirname(fileURLToPath(import.meta.url))
-const CLI = HERE.includes(`${sep}dist${sep}`)
+/** The compiled CLI (bin.js). */
+export const CLI = HERE.includes(`${sep}dist${sep}`)
   ? join(HERE, '..', '..', 'src', 'cli', 'bin.js')
   : join(HERE, '..', '..', 'dist', 'src', 'cli', 'bin.js')
 

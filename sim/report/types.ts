@@ -64,7 +64,7 @@ export interface NodeSample {
 export interface SimFault {
   /** ms since start. */
   t: number
-  /** kill, restart, partition, heal, corrupt, evacuate, fill-disk, cap-link, promote, new-identity... */
+  /** kill, restart, partition, heal, corrupt, evacuate, fill-disk, cap-link, promote, new-identity, lose-all, restore... */
   type: string
   node?: string
   detail?: string

@@ -1,6 +1,7 @@
 import type { InvariantResult } from '../report/types.js'
 import type { DiskFile } from './disk-scan.js'
 import type { Ledger, LedgerFile } from './ledger.js'
+import type { SinkCopyCheck } from './sink-copies.js'
 
 export const INVARIANTS = ['noDataLost', 'nothingCorruptVisible', 'convergence', 'noStorm', 'mergedExactlyOnce'] as const
 export type InvariantName = (typeof INVARIANTS)[number]
@@ -43,6 +44,12 @@ export function copiesRequired(f: Pick<LedgerFile, 'origin' | 'minCopies'>, hold
  * risk and need a copy on every live node they can still reach
  * (`copiesRequired`). `components` are the groups of live nodes that can
  * reach each other at the end (default: all live nodes, one group).
+ *
+ * A sink copy counts only when the harness verified it (`sinkCopies`, from
+ * checkSinkCopies: size, stored checksum and a re-hash of the object's
+ * bytes), and as one copy at most however many sinks hold it: a file whose
+ * only copy is an object in a sink is kept (with minCopies 1) if that object
+ * verified; an altered or missing object counts for nothing.
  */
 export function noDataLost(
   ledger: Ledger,
@@ -50,6 +57,7 @@ export function noDataLost(
   live: Set<string>,
   views: Map<string, { verifiedCopies: number; minCopies: number }[]>,
   components: readonly (readonly string[])[] = [[...live]],
+  sinkCopies?: ReadonlyMap<string, readonly SinkCopyCheck[]>,
 ): { result: InvariantResult; breaches: Breach[] } {
   const onDisk = new Map<string, string[]>()
   for (const [node, files] of disk) {
@@ -65,6 +73,8 @@ export function noDataLost(
   let counted = 0
   const notCounted: string[] = []
   const atRisk: Record<string, unknown>[] = []
+  const sinkCounted: Record<string, unknown>[] = []
+  let sinkUnverified = 0
   for (const f of ledger.all()) {
     const counts = f.ackedAtMs != null || live.has(f.origin)
     if (!counts) {
@@ -76,11 +86,21 @@ export function noDataLost(
     const need = copiesRequired(f, holders, components)
     if (need.atRisk) atRisk.push({ path: f.path, origin: f.origin, minCopies: f.minCopies, reachable: need.reach, liveCopiesOnDisk: holders.length })
     if (holders.length >= need.required) continue
-    lost.push({ path: f.path, sha256: f.sha256, origin: f.origin, minCopies: f.minCopies, required: need.required, liveCopiesOnDisk: holders.length, holders, acked: f.ackedAtMs != null })
+    const sinks = sinkCopies?.get(f.sha256) ?? []
+    const verified = sinks.filter((c) => c.ok).map((c) => c.sink)
+    const unverified = sinks.filter((c) => !c.ok && c.reason != null && !c.reason.includes('holds no blob'))
+    sinkUnverified += unverified.length
+    if (verified.length > 0 && holders.length + 1 >= need.required) {
+      sinkCounted.push({ path: f.path, sha256: f.sha256, liveCopiesOnDisk: holders.length, sinks: verified })
+      continue
+    }
+    lost.push({ path: f.path, sha256: f.sha256, origin: f.origin, minCopies: f.minCopies, required: need.required, liveCopiesOnDisk: holders.length, holders, acked: f.ackedAtMs != null, verifiedSinks: verified, unverifiedSinks: unverified })
     const cut = need.atRisk ? ` (a partition that never heals leaves it only ${need.reach.join(', ')}; minimum ${f.minCopies})` : ''
+    const inSinks = verified.length > 0 ? `, plus a verified copy in sink ${verified.join(', ')} (counted once)` : ''
+    const bad = unverified.length > 0 ? `; not counted: ${unverified.map((c) => c.reason).join('; ')}` : ''
     breaches.push({
       invariant: 'noDataLost',
-      message: `${f.path} (sha256 ${f.sha256.slice(0, 12)}, from ${f.origin}) has ${holders.length} verified live cop${holders.length === 1 ? 'y' : 'ies'}${holders.length > 0 ? ` (${holders.join(', ')})` : ''}, needs ${need.required}${cut}`,
+      message: `${f.path} (sha256 ${f.sha256.slice(0, 12)}, from ${f.origin}) has ${holders.length} verified live cop${holders.length === 1 ? 'y' : 'ies'}${holders.length > 0 ? ` (${holders.join(', ')})` : ''}${inSinks}, needs ${need.required}${cut}${bad}`,
     })
   }
   let viewsBelowMin = 0
@@ -88,7 +108,8 @@ export function noDataLost(
   return {
     result: {
       ok: lost.length === 0,
-      detail: { filesWritten: ledger.all().length, filesCounted: counted, filesLost: lost.length, lost: lost.slice(0, 50), notCounted: notCounted.slice(0, 50), notCountedCount: notCounted.length, atRisk: atRisk.slice(0, 50), atRiskCount: atRisk.length, nodeViewsBelowMin: viewsBelowMin },
+      detail: { filesWritten: ledger.all().length, filesCounted: counted, filesLost: lost.length, lost: lost.slice(0, 50), notCounted: notCounted.slice(0, 50), notCountedCount: notCounted.length, atRisk: atRisk.slice(0, 50), atRiskCount: atRisk.length, nodeViewsBelowMin: viewsBelowMin,
+        ...(sinkCopies != null ? { sinkCopiesCounted: sinkCounted.length, sinkCounted: sinkCounted.slice(0, 50), sinkCopiesUnverified: sinkUnverified, sinkCopiesChecked: [...sinkCopies.values()].reduce((a, l) => a + l.length, 0) } : {}) },
     },
     breaches,
   }

@@ -7,6 +7,8 @@ import type { Kind } from '../../src/config/schema.js'
 import { generateFile } from '../data/generate.js'
 import { NetnsNet } from '../harness/netns.js'
 import { InProcessNode, ProcNode, SIM_BASE_SETTINGS, type SimNode } from '../harness/sim-node.js'
+import { restoreSimNode } from '../harness/restore-sim-node.js'
+import { SimSinks } from '../harness/sim-sinks.js'
 import { renderReportHtml } from '../report/html.js'
 import type { SimFault, SimReport } from '../report/types.js'
 import { loadScenario } from '../scenario/load.js'
@@ -18,6 +20,7 @@ import { Ledger } from './ledger.js'
 import { MergeCheck } from './merge-check.js'
 import { GossipProbe } from './gossip-probe.js'
 import { Observer } from './observer.js'
+import { checkSinkCopies, notYetInSinks } from './sink-copies.js'
 import { buildReport } from './report.js'
 
 export type SimMode = 'inprocess' | 'processes' | 'netns'
@@ -85,6 +88,8 @@ class Run {
   /** Gossip latency in processes and netns modes (in-process nodes are hooked instead). */
   probe: GossipProbe | undefined
   net: NetnsNet | undefined
+  /** The scenario's backup sinks (a folder, an s3rver on loopback), when it declares any. */
+  sinks: SimSinks | undefined
   workDir = ''
   scans = 0
   filesChecked = 0
@@ -157,6 +162,9 @@ class Run {
     const logs = join(this.o.reportDir, 'logs')
     if (this.o.mode !== 'inprocess') await mkdir(logs, { recursive: true })
     if (this.o.mode === 'netns') this.net = await NetnsNet.create(this.plan.nodes.length)
+    // beside the nodes' data dirs (named GROUP-i, so '_sinks' is no node's)
+    this.sinks = await SimSinks.start(this.plan.scenario, join(this.workDir, '_sinks'), this.policies, this.o.mode)
+    const sinkSettings = this.sinks?.settings() ?? {}
     for (const n of this.plan.nodes) {
       const id = { name: n.name, role: n.role, provider: n.provider, ephemeral: n.ephemeral, tags: n.tags, dataDir: join(this.workDir, n.name), latencyMs: n.latencyMs }
       const node =
@@ -165,7 +173,7 @@ class Run {
           : new ProcNode(id, { logFile: join(logs, `${n.name}.log`), host: this.net?.host(n.index), wrap: this.net?.wrap(n.index) })
       this.nodes.push(node)
       this.byName.set(n.name, node)
-      this.settings.set(n.name, { ...n.settings })
+      this.settings.set(n.name, { ...n.settings, ...sinkSettings })
       if (this.net != null && n.link != null) await this.net.capLink(n.index, n.link)
     }
   }
@@ -409,7 +417,51 @@ class Run {
       case 'promote':
         void this.#promote(a.count, a.spacingMs)
         return
+      case 'lose-all': {
+        // behind whatever every node's queue holds, and every node's queue behind it
+        const all = Promise.all(this.nodes.map((n) => this.chains.get(n.name) ?? Promise.resolve())).then(() => this.#loseAll(a))
+        const done = all.catch((err) => this.log(`sim: lose-all: ${(err as Error).message}`))
+        for (const n of this.nodes) this.chains.set(n.name, done)
+        return done
+      }
     }
+  }
+
+  /**
+   * The whole cluster lost: once every file written so far is in a sink
+   * (bounded wait), every node is killed and its data dir deleted; after the
+   * pause the `restoreOn` nodes restore from the sinks, then all start again
+   * as new peers under their old names.
+   */
+  async #loseAll(a: Extract<Action, { type: 'lose-all' }>): Promise<void> {
+    if (this.sinks != null) {
+      const until = this.observer.now() + a.backupWaitMs
+      let missing = await notYetInSinks(this.ledger.all(), this.sinks.open())
+      while (missing.length > 0 && this.observer.now() < until) {
+        await sleep(1000)
+        missing = await notYetInSinks(this.ledger.all(), this.sinks.open())
+      }
+      if (missing.length > 0) this.log(`sim: lose-all: ${missing.length} files still not in a sink after ${a.backupWaitMs / 1000} s: ${missing.slice(0, 3).map((f) => f.path).join(', ')}`)
+    }
+    const live = this.nodes.filter((n) => n.alive)
+    this.#fault('lose-all', undefined, `${live.length} nodes killed (${this.o.mode === 'inprocess' ? 'abrupt stop' : 'kill -9'}), every data dir deleted`)
+    await Promise.all(live.map((n) => n.crash()))
+    await Promise.all(this.nodes.map((n) => rm(n.dataDir, { recursive: true, force: true })))
+    for (const n of this.nodes) this.fate.set(n.name, 'replaced')
+    await sleep(a.restartAfterMs)
+    const first = a.restoreOn.map((name) => this.byName.get(name)!)
+    for (const n of first) {
+      // a restore that fails outright is reported and the nodes start anyway: noDataLost then names what is missing
+      const r = await restoreSimNode(n, this.settings.get(n.name) ?? {}).catch((err: unknown) => ({ restored: 0, present: 0, failed: [`the restore failed: ${(err as Error).message}`] }))
+      this.#fault('restore', n.name, `${r.restored} restored, ${r.present} already here, ${r.failed.length} failed${r.failed.length > 0 ? `: ${r.failed.slice(0, 2).join('; ')}` : ''}`)
+    }
+    const started = async (n: SimNode): Promise<void> => {
+      await this.#startNode(n)
+      this.#fault('restart', n.name, `new peer ${n.peerId.slice(-8)}`)
+    }
+    // the restored nodes first (one after the other, each bootstraps from the last), then the rest together
+    for (const n of first) await started(n)
+    await Promise.all(this.nodes.filter((m) => !first.includes(m)).map(started))
   }
 
   /** Every peer ID these nodes had (identities change). */
@@ -546,7 +598,8 @@ class Run {
       return f != null && f.origin !== node ? a + f.size : a
     }, 0)
     const checks = {
-      noDataLost: noDataLost(this.ledger, disk, live, views, this.#components()),
+      // a sink copy counts only as the harness itself verified it: size, stored checksum, and the bytes re-hashed
+      noDataLost: noDataLost(this.ledger, disk, live, views, this.#components(), this.sinks != null ? await checkSinkCopies(this.ledger.all(), this.sinks.open(), { rehash: true }) : undefined),
       nothingCorruptVisible: nothingCorruptVisible(this.corrupt, this.scans, this.filesChecked),
       convergence: convergence(this.quietAtMs, this.convergedSince, s.invariants.convergeWithin * 1000, this.lastDisagreements),
       noStorm: noStorm(this.observer.totals(), needed, s.invariants.stormFactor),
@@ -577,6 +630,7 @@ class Run {
     await Promise.all(this.nodes.map((n) => n.stop().catch(() => {})))
     await Promise.all(this.nodes.map((n) => n.closeProxy().catch(() => {})))
     await this.net?.destroy()
+    await this.sinks?.stop()
     if (this.o.keep !== true) await rm(this.workDir, { recursive: true, force: true }).catch(() => {})
   }
 }

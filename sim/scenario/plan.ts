@@ -42,6 +42,7 @@ export type Action =
   | { t: number; type: 'fill'; node: string; bytes: number; fileSize: number }
   | { t: number; type: 'promote'; count: number; spacingMs: number }
   | { t: number; type: 'new-identity'; node: string; downForMs: number }
+  | { t: number; type: 'lose-all'; restoreOn: string[]; restartAfterMs: number; backupWaitMs: number }
 
 export interface Plan {
   scenario: Scenario
@@ -178,10 +179,20 @@ export function plan(scenario: Scenario, opts: { seed?: number; nodes?: number; 
         markDown(node, t, t + ms(f.downFor) + 1000)
         return
       }
+      case 'lose-all': {
+        const t = ms(f.at)
+        const restoreOn = [...new Set(f.restoreOn.map((sel) => select(sel, r, t)))]
+        actions.push({ t, type: 'lose-all', restoreOn, restartAfterMs: ms(f.restartAfter), backupWaitMs: ms(f.backupWait) })
+        for (const n of nodes) markDown(n.name, t, t + ms(f.restartAfter) + 1000)
+        return
+      }
     }
   }
+  for (const [policy, b] of Object.entries(scenario.policies)) {
+    for (const sink of b.backup) if (scenario.sinks[sink] == null) throw new PlanError(`policies.${policy}.backup names sink '${sink}', which the scenario's sinks do not declare (${Object.keys(scenario.sinks).join(', ') || 'none'})`)
+  }
   actions.sort((a, b) => a.t - b.t)
-  const lastAction = actions.reduce((m, a) => Math.max(m, a.t + (a.type === 'evacuate' ? a.deadlineMs : a.type === 'new-identity' ? a.downForMs : 0)), 0)
+  const lastAction = actions.reduce((m, a) => Math.max(m, a.t + (a.type === 'evacuate' ? a.deadlineMs : a.type === 'new-identity' ? a.downForMs : a.type === 'lose-all' ? a.restartAfterMs : 0)), 0)
   const lastWrite = writes.reduce((m, w) => Math.max(m, w.t), 0)
   return { scenario, seed, nodes, writes, actions, durationMs, quietAtMs: Math.max(lastAction, lastWrite) }
 }

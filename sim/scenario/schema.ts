@@ -97,7 +97,32 @@ const fault = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('promote'), ...at, count: z.int().positive().default(3), spacing: secs.default(0.5) }),
   /** The node stops, loses .meshsync/identity.key and rejoins under a new peer ID with its data. */
   z.strictObject({ type: z.literal('new-identity'), ...at, node: selector, downFor: secs.default(2) }),
+  /**
+   * The whole cluster is lost: every node is killed and its data dir deleted
+   * (identity, state db, files). After restartAfter seconds new nodes take
+   * their names: the `restoreOn` ones first run `meshsync restore` from the
+   * scenario's sinks, then every node starts. With sinks, the harness first
+   * waits (at most backupWait seconds) until every file written so far has a
+   * verified copy in a sink.
+   */
+  z.strictObject({ type: z.literal('lose-all'), ...at, restartAfter: secs.default(2), restoreOn: z.array(selector).min(1), backupWait: secs.default(60) }),
 ])
+
+const sinkName = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'sink names are lower-case words of up to 32 characters')
+/** A backup sink of the simulated cluster; every node gets it in its config (sinks.NAME). */
+const simSink = z.discriminatedUnion('type', [
+  /** An S3-compatible server (s3rver) the harness starts on 127.0.0.1, a port the OS picks; one bucket, stored in the run dir. */
+  z.strictObject({ type: z.literal('s3'), prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/).default('sim') }),
+  /** A folder in the run dir, marked as a sink (what `meshsync sink init` does). */
+  z.strictObject({ type: z.literal('path') }),
+])
+/** Backup keys added to a policy (built in, or from the scenario's config): which sinks get its files. */
+const backupPolicy = z.strictObject({
+  backup: z.array(sinkName).min(1),
+  backupCopies: z.int().min(1).optional(),
+  backupMinAgeSeconds: z.number().nonnegative().optional(),
+  backupMaxSize: bytes.optional(),
+})
 export type FaultSpec = z.output<typeof fault>
 
 export const scenarioSchema = z.strictObject({
@@ -117,6 +142,10 @@ export const scenarioSchema = z.strictObject({
   groups: z.array(group).min(1).default([{ name: 'node', share: 1, role: 'worker', provider: 'local', ephemeral: false, tags: [], config: {} }]),
   data: z.array(dataStream).default([]),
   faults: z.array(fault).default([]),
+  /** Backup sinks (docs/sim.md, "Sinks"): name -> { type: s3 } or { type: path }. */
+  sinks: z.record(sinkName, simSink).default({}),
+  /** Policy name -> backup keys merged into it (`games: { backup: [cloud] }`). */
+  policies: z.record(z.string(), backupPolicy).default({}),
   invariants: z
     .strictObject({
       /** convergence: all live nodes agree on every live node's manifest within this many seconds after the last fault. */
@@ -132,3 +161,4 @@ export const scenarioSchema = z.strictObject({
 export type Scenario = z.output<typeof scenarioSchema>
 export type GroupSpec = Scenario['groups'][number]
 export type DataSpec = Scenario['data'][number]
+export type SimSinkSpec = Scenario['sinks'][string]

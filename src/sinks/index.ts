@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { MeshsyncError } from '../util/errors.js'
@@ -7,8 +8,9 @@ import { relativePathProblem } from '../../protocols/common/path.js'
  * Backup sinks: S3-compatible object storage (s3.ts) and mounted paths
  * (path.ts). A sink holds content-addressed blobs, `<prefix>/blobs/<sha256>`,
  * each with its SHA-256, size, kind and chunk root as metadata, and one
- * readable index object per path and version, `<prefix>/index/<path>@<version>.json`,
- * which holds the manifest entry: the index alone rebuilds a cluster's manifest.
+ * readable index object per path, version and origin,
+ * `<prefix>/index/<path>@<version>.<origin>.json`, which holds the manifest
+ * entry: the index alone rebuilds a cluster's manifest.
  */
 
 export interface BlobMeta {
@@ -23,10 +25,17 @@ export interface BlobHead {
   size: number
   /** The SHA-256 recorded in the object's metadata (undefined if the object has none). */
   sha256: string | undefined
+  /** Why the stored checksum could not be read (metadata over its size bound...): the copy cannot be verified. */
+  problem?: string
 }
 
 export interface SinkCallOptions {
   signal?: AbortSignal
+}
+
+export interface ListIndexOptions extends SinkCallOptions {
+  /** An index object refused (over MAX_INDEX_BYTES): the listing goes on without it; default: ignored. */
+  onRefused?: (err: SinkError) => void
 }
 
 export interface Sink {
@@ -44,7 +53,7 @@ export interface Sink {
   remove(sha256: string, opts?: SinkCallOptions): Promise<void>
   putIndex(entry: ManifestEntry, opts?: SinkCallOptions): Promise<void>
   /** Every index entry in the sink (bounded per object; malformed ones are skipped). */
-  listIndex(opts?: SinkCallOptions): AsyncIterable<ManifestEntry>
+  listIndex(opts?: ListIndexOptions): AsyncIterable<ManifestEntry>
 }
 
 export type SinkFailure = 'credentials' | 'bucket' | 'unreachable' | 'throttled' | 'unmounted' | 'full' | 'missing' | 'corrupt' | 'other'
@@ -71,9 +80,19 @@ export const INDEX = 'index'
 export const MAX_INDEX_BYTES = 64 * 1024
 export const SHA256_HEX = /^[0-9a-f]{64}$/
 
-/** The index object's name for an entry, relative to the sink's prefix. */
-export function indexKey(e: Pick<ManifestEntry, 'path' | 'version'>): string {
-  return `${INDEX}/${e.path}@${e.version}.json`
+/** Largest blob metadata file (a path sink's `<sha256>.meta.json`) read back. */
+export const MAX_META_BYTES = 4 * 1024
+
+/**
+ * The index object's name for an entry, relative to the sink's prefix. The
+ * origin is part of it: two nodes that each wrote `games/a.db` version 1
+ * (versions count per origin) would otherwise overwrite each other's index
+ * object, and a restore would bring back only one of them. A peer ID is
+ * key-safe as it is; any other origin is replaced by a hash of it.
+ */
+export function indexKey(e: Pick<ManifestEntry, 'path' | 'version' | 'origin'>): string {
+  const origin = /^[A-Za-z0-9_-]{1,128}$/.test(e.origin) ? e.origin : `h${createHash('sha256').update(e.origin).digest('hex').slice(0, 32)}`
+  return `${INDEX}/${e.path}@${e.version}.${origin}.json`
 }
 
 /** Parses an index object; undefined when it is not a plausible manifest entry (a sink is not trusted either). */

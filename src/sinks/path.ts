@@ -1,12 +1,27 @@
 import { randomBytes } from 'node:crypto'
 import { constants, createReadStream } from 'node:fs'
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { MeshsyncError, ValidationError } from '../util/errors.js'
 import { fsyncDir, prepareTarget, writeFileAtomic } from '../util/fs.js'
-import { BLOBS, INDEX, MAX_INDEX_BYTES, SHA256_HEX, type BlobHead, type BlobMeta, indexKey, indexText, parseIndex, type Sink, type SinkCallOptions, SinkError } from './index.js'
+import {
+  BLOBS,
+  INDEX,
+  type ListIndexOptions,
+  MAX_INDEX_BYTES,
+  MAX_META_BYTES,
+  SHA256_HEX,
+  type BlobHead,
+  type BlobMeta,
+  indexKey,
+  indexText,
+  parseIndex,
+  type Sink,
+  type SinkCallOptions,
+  SinkError,
+} from './index.js'
 
 /** The file that marks a folder as a sink; written by `initPathSink` when the operator sets it up. */
 export const SINK_MARKER = '.meshsync-sink'
@@ -96,9 +111,11 @@ export class PathSink implements Sink {
     }
     let recorded: string | undefined
     try {
-      const m = JSON.parse(await readFile(`${file}.meta.json`, 'utf8')) as { sha256?: unknown }
+      const m = JSON.parse(await this.#readBounded(`${file}.meta.json`, MAX_META_BYTES)) as { sha256?: unknown }
       recorded = typeof m.sha256 === 'string' ? m.sha256 : undefined
-    } catch {
+    } catch (err) {
+      // an oversized metadata file is not read at all: the copy cannot be verified, and says why
+      if (err instanceof SinkError) return { size, sha256: undefined, problem: err.message }
       recorded = undefined
     }
     return { size, sha256: recorded }
@@ -135,7 +152,7 @@ export class PathSink implements Sink {
     }
   }
 
-  async *listIndex(opts: SinkCallOptions = {}): AsyncIterable<ManifestEntry> {
+  async *listIndex(opts: ListIndexOptions = {}): AsyncIterable<ManifestEntry> {
     await this.probe(opts)
     const root = join(this.#root, INDEX)
     let names: string[]
@@ -149,9 +166,40 @@ export class PathSink implements Sink {
       if (!rel.endsWith('.json')) continue
       const file = join(root, rel)
       const st = await lstat(file)
-      if (!st.isFile() || st.size > MAX_INDEX_BYTES) continue
-      const e = parseIndex(await readFile(file, 'utf8'))
+      if (!st.isFile()) continue
+      let text: string
+      try {
+        text = await this.#readBounded(file, MAX_INDEX_BYTES)
+      } catch (err) {
+        if (err instanceof SinkError) opts.onRefused?.(err)
+        continue
+      }
+      const e = parseIndex(text)
       if (e != null) yield e
+    }
+  }
+
+  /**
+   * A small file of the sink read whole, refused (SinkError 'corrupt', naming
+   * the file) when it is over `max` bytes: checked on the open descriptor, so
+   * a file that grows after the check is still read only up to the bound.
+   */
+  async #readBounded(file: string, max: number): Promise<string> {
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+    try {
+      const size = (await fh.stat()).size
+      if (size > max) throw new SinkError(this.name, 'corrupt', `${file} is ${size} bytes, over the ${max} a sink's metadata may have; not read`)
+      const buf = Buffer.alloc(max + 1)
+      let got = 0
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got)
+        if (bytesRead === 0) break
+        got += bytesRead
+        if (got > max) throw new SinkError(this.name, 'corrupt', `${file} grew over the ${max} bytes a sink's metadata may have; not read`)
+      }
+      return buf.subarray(0, got).toString('utf8')
+    } finally {
+      await fh.close()
     }
   }
 

@@ -7,7 +7,7 @@ import { digestFile } from '../catalog/hasher.js'
 import type { EventLog } from '../state/event-log.js'
 import { ChecksumError, land, type LandingInit } from '../transfer/landing.js'
 import { errorMessage, isAbort } from '../util/errors.js'
-import type { Sink } from './index.js'
+import type { Sink, SinkError } from './index.js'
 
 export interface RestoreOptions {
   sinks: Sink[]
@@ -32,10 +32,10 @@ export interface RestoreResult {
  * The newest version of each (origin, path) in the sinks' index objects:
  * enough to rebuild a lost cluster's manifest from the bucket alone.
  */
-export async function indexOf(sinks: Sink[], signal?: AbortSignal): Promise<Map<string, { entry: ManifestEntry; sinks: Sink[] }>> {
+export async function indexOf(sinks: Sink[], signal?: AbortSignal, onRefused?: (err: SinkError) => void): Promise<Map<string, { entry: ManifestEntry; sinks: Sink[] }>> {
   const out = new Map<string, { entry: ManifestEntry; sinks: Sink[] }>()
   for (const sink of sinks) {
-    for await (const e of sink.listIndex({ signal })) {
+    for await (const e of sink.listIndex({ signal, onRefused })) {
       const key = `${e.origin}\u0000${e.path}`
       const have = out.get(key)
       if (have == null || e.version > have.entry.version) out.set(key, { entry: e, sinks: [sink] })
@@ -54,7 +54,8 @@ export async function indexOf(sinks: Sink[], signal?: AbortSignal): Promise<Map<
  */
 export async function restoreFromSinks(o: RestoreOptions): Promise<RestoreResult> {
   const result: RestoreResult = { restored: [], present: 0, failed: [] }
-  const index = await indexOf(o.sinks, o.signal)
+  // an index object over its bound is not read: named among the failures, and the rest is restored
+  const index = await indexOf(o.sinks, o.signal, (err) => result.failed.push({ path: '(index)', sink: err.sink, error: err.message }))
   const signal = o.signal ?? new AbortController().signal
   for (const { entry, sinks } of [...index.values()].sort((a, b) => (a.entry.path < b.entry.path ? -1 : 1))) {
     signal.throwIfAborted()

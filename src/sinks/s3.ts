@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import type { ManifestEntry } from '../../protocols/manifest/index.js'
 import { MeshsyncError } from '../util/errors.js'
 import type { S3SinkConfig } from './config.js'
-import { BLOBS, INDEX, MAX_INDEX_BYTES, SHA256_HEX, type BlobHead, type BlobMeta, indexKey, indexText, parseIndex, type Sink, type SinkCallOptions, SinkError, type SinkFailure } from './index.js'
+import { BLOBS, INDEX, type ListIndexOptions, MAX_INDEX_BYTES, SHA256_HEX, type BlobHead, type BlobMeta, indexKey, indexText, parseIndex, type Sink, type SinkCallOptions, SinkError, type SinkFailure } from './index.js'
 
 export interface S3SinkOptions {
   env?: NodeJS.ProcessEnv
@@ -105,6 +105,31 @@ export class S3Sink implements Sink {
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }
+    await this.#abortLeftovers(this.#key(`${BLOBS}/${meta.sha256}`), opts.signal)
+  }
+
+  /**
+   * Once the blob is complete, the multipart uploads still open for its key
+   * are left over from an uploader killed mid-upload (kill -9: no chance to
+   * abort), or redundant (another holder uploading the same content): both
+   * are aborted, so their parts do not sit in the bucket until a lifecycle
+   * rule removes them. A server without ListMultipartUploads (s3rver) or a
+   * key without the permission leaves them: best effort, never an error.
+   * Returns how many were aborted.
+   */
+  async #abortLeftovers(key: string, signal: AbortSignal | undefined): Promise<number> {
+    let aborted = 0
+    try {
+      const r = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#cfg.bucket, Prefix: key, MaxUploads: 100 }), { abortSignal: signal })
+      for (const u of r.Uploads ?? []) {
+        if (u.Key !== key || u.UploadId == null) continue
+        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#cfg.bucket, Key: key, UploadId: u.UploadId }), { abortSignal: signal })
+        aborted++
+      }
+    } catch {
+      // not implemented, or not allowed: the bucket's lifecycle rule is the operator's fallback
+    }
+    return aborted
   }
 
   async head(sha256: string, opts: SinkCallOptions = {}): Promise<BlobHead | undefined> {
@@ -143,21 +168,58 @@ export class S3Sink implements Sink {
     )
   }
 
-  async *listIndex(opts: SinkCallOptions = {}): AsyncIterable<ManifestEntry> {
+  async *listIndex(opts: ListIndexOptions = {}): AsyncIterable<ManifestEntry> {
     let token: string | undefined
     do {
       const page = await this.#call('listing the index', () =>
         this.#client.send(new ListObjectsV2Command({ Bucket: this.#cfg.bucket, Prefix: this.#key(`${INDEX}/`), ContinuationToken: token }), { abortSignal: opts.signal }),
       )
       for (const o of page.Contents ?? []) {
-        if (o.Key == null || !o.Key.endsWith('.json') || (o.Size ?? 0) > MAX_INDEX_BYTES) continue
-        const r = await this.#call(`reading ${o.Key}`, () => this.#client.send(new GetObjectCommand({ Bucket: this.#cfg.bucket, Key: o.Key }), { abortSignal: opts.signal }))
-        const text = (await r.Body?.transformToString('utf8')) ?? ''
-        const e = text.length <= MAX_INDEX_BYTES ? parseIndex(text) : undefined
+        if (o.Key == null || !o.Key.endsWith('.json')) continue
+        let text: string
+        try {
+          text = await this.#readIndex(o.Key, o.Size, opts.signal)
+        } catch (err) {
+          if (!(err instanceof SinkError) || err.reason !== 'corrupt') throw err
+          opts.onRefused?.(err)
+          continue
+        }
+        const e = parseIndex(text)
         if (e != null) yield e
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined
     } while (token != null)
+  }
+
+  /**
+   * One index object, read with a Range of at most MAX_INDEX_BYTES + 1 bytes
+   * (the listing's size is the bucket's word, and so is the body's length):
+   * an object over the bound is refused, naming the sink and key.
+   */
+  async #readIndex(key: string, listed: number | undefined, signal: AbortSignal | undefined): Promise<string> {
+    const over = (n: number | string): SinkError => new SinkError(this.name, 'corrupt', `index object ${key} is ${n} bytes, over the ${MAX_INDEX_BYTES} an index object may have; not read`)
+    if ((listed ?? 0) > MAX_INDEX_BYTES) throw over(listed!)
+    const r = await this.#call(`reading ${key}`, () =>
+      this.#client.send(new GetObjectCommand({ Bucket: this.#cfg.bucket, Key: key, Range: `bytes=0-${MAX_INDEX_BYTES}` }), { abortSignal: signal }),
+    )
+    const total = /\/(\d+)$/.exec(r.ContentRange ?? '')?.[1]
+    if (total != null && Number(total) > MAX_INDEX_BYTES) {
+      if (r.Body instanceof Readable) r.Body.destroy()
+      throw over(total)
+    }
+    if (!(r.Body instanceof Readable)) return ''
+    const parts: Buffer[] = []
+    let got = 0
+    for await (const chunk of r.Body) {
+      const b = chunk as Buffer
+      got += b.byteLength
+      if (got > MAX_INDEX_BYTES) {
+        r.Body.destroy()
+        throw over(`more than ${MAX_INDEX_BYTES}`)
+      }
+      parts.push(b)
+    }
+    return Buffer.concat(parts).toString('utf8')
   }
 
   async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {

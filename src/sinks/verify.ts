@@ -17,6 +17,7 @@ export async function verifySinkCopy(sink: Sink, meta: BlobMeta, opts: SinkCallO
   const head = await sink.head(meta.sha256, opts)
   if (head == null) return { ok: false, rehashed: false, reason: `sink '${sink.name}' holds no blob ${meta.sha256.slice(0, 12)}` }
   if (head.size !== meta.size) return { ok: false, rehashed: false, reason: `sink '${sink.name}' blob ${meta.sha256.slice(0, 12)} is ${head.size} bytes, expected ${meta.size}` }
+  if (head.problem != null) return { ok: false, rehashed: false, reason: `sink '${sink.name}' blob ${meta.sha256.slice(0, 12)}: ${head.problem}` }
   if (head.sha256 !== meta.sha256) return { ok: false, rehashed: false, reason: `sink '${sink.name}' blob ${meta.sha256.slice(0, 12)} records checksum ${String(head.sha256).slice(0, 12)}` }
   if (!opts.rehash) return { ok: true, rehashed: false }
   const body = await sink.get(meta.sha256, opts)
