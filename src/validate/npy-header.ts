@@ -1,4 +1,4 @@
-import { printable } from './text.js'
+import { LiteralError, parsePythonLiteral, type PyValue, pyRepr } from './py-literal.js'
 
 /**
  * The header of a NumPy .npy file: magic, version, length, then a Python dict
@@ -13,7 +13,6 @@ export const NPY_MAX_HEADER_BYTES = 64 * 1024
 /** Largest length accepted for any axis. */
 export const NPY_MAX_AXIS = 1_000_000_000
 const MAX_NDIM = 64
-const MAX_NESTING = 16
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59] // \x93NUMPY
 
 /** The .npy data is bad; the message says how (without a prefix). */
@@ -177,136 +176,6 @@ function checkShape(v: PyValue): number[] {
     }
     return Number(item.value)
   })
-}
-
-// ---- Python literal parser ----
-
-export type PyValue =
-  | { type: 'str'; value: string }
-  | { type: 'int'; value: bigint }
-  | { type: 'bool'; value: boolean }
-  | { type: 'none' }
-  | { type: 'tuple'; items: PyValue[] }
-  | { type: 'list'; items: PyValue[] }
-  | { type: 'dict'; entries: Map<string, PyValue> }
-
-class LiteralError extends Error {}
-
-/** Parses one Python literal (the subset numpy writes); throws LiteralError with the position. */
-export function parsePythonLiteral(text: string): PyValue {
-  let i = 0
-  const fail = (what: string): never => {
-    throw new LiteralError(`${what} at character ${i}`)
-  }
-  const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++
-  }
-  const value = (depth: number): PyValue => {
-    if (depth > MAX_NESTING) fail('nesting too deep')
-    ws()
-    const c = text[i]
-    if (c === undefined) return fail('unexpected end')
-    if (c === '{') return dict(depth)
-    if (c === '(' || c === '[') return sequence(depth, c)
-    if (c === "'" || c === '"') return { type: 'str', value: str() }
-    if (c === '-' || c === '+' || (c >= '0' && c <= '9')) return int()
-    const word = /^[A-Za-z_]+/.exec(text.slice(i, i + 16))?.[0]
-    if (word === 'True' || word === 'False') {
-      i += word.length
-      return { type: 'bool', value: word === 'True' }
-    }
-    if (word === 'None') {
-      i += 4
-      return { type: 'none' }
-    }
-    return fail(`unexpected ${JSON.stringify(c)}`)
-  }
-  const str = (): string => {
-    const quote = text[i]!
-    i++
-    let out = ''
-    for (;;) {
-      const c = text[i]
-      if (c === undefined || c === '\n') return fail('unterminated string')
-      i++
-      if (c === quote) return out
-      if (c !== '\\') {
-        out += c
-        continue
-      }
-      const e = text[i]
-      i++
-      if (e === '\\' || e === "'" || e === '"') out += e
-      else if (e === 'n') out += '\n'
-      else if (e === 't') out += '\t'
-      else if (e === 'r') out += '\r'
-      else fail(`unsupported escape \\${e ?? ''}`)
-    }
-  }
-  const int = (): PyValue => {
-    const m = /^[-+]?[0-9]{1,40}/.exec(text.slice(i, i + 41))
-    if (m == null) return fail('bad number')
-    i += m[0].length
-    if (text[i] === 'L' || text[i] === 'l') i++ // Python 2 long suffix, written by old numpy
-    if (/[0-9A-Za-z_.]/.test(text[i] ?? '')) fail('bad number')
-    return { type: 'int', value: BigInt(m[0]) }
-  }
-  const sequence = (depth: number, open: '(' | '['): PyValue => {
-    const close = open === '(' ? ')' : ']'
-    i++
-    const items: PyValue[] = []
-    let trailingComma = false
-    for (;;) {
-      ws()
-      if (text[i] === close) {
-        i++
-        break
-      }
-      items.push(value(depth + 1))
-      ws()
-      trailingComma = false
-      if (text[i] === ',') {
-        i++
-        trailingComma = true
-      } else if (text[i] !== close) {
-        fail(`expected ',' or '${close}'`)
-      }
-    }
-    // `(5)` is the int 5 in Python, `(5,)` a one-element tuple
-    if (open === '(' && items.length === 1 && !trailingComma) return items[0]!
-    return open === '(' ? { type: 'tuple', items } : { type: 'list', items }
-  }
-  const dict = (depth: number): PyValue => {
-    i++
-    const entries = new Map<string, PyValue>()
-    for (;;) {
-      ws()
-      if (text[i] === '}') {
-        i++
-        break
-      }
-      const q = text[i]
-      if (q !== "'" && q !== '"') fail('dict key must be a string')
-      const key = str()
-      if (entries.has(key)) fail(`duplicate key ${pyRepr(key)}`)
-      ws()
-      if (text[i] !== ':') fail("expected ':'")
-      i++
-      entries.set(key, value(depth + 1))
-      ws()
-      if (text[i] === ',') i++
-      else if (text[i] !== '}') fail("expected ',' or '}'")
-    }
-    return { type: 'dict', entries }
-  }
-  const result = value(0)
-  ws()
-  if (i !== text.length) fail('unexpected text after the literal')
-  return result
-}
-
-function pyRepr(s: string): string {
-  return `'${printable(s, 40).replace(/[\\']/g, (c) => `\\${c}`)}'`
 }
 
 function describe(v: PyValue): string {
