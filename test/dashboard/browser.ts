@@ -7,7 +7,13 @@ import { CHROMIUM, launchChromium } from '../../sim/bench/chromium.js'
 
 export { CHROMIUM }
 export const haveChromium = existsSync(CHROMIUM)
-export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'docs', 'screenshots')
+/**
+ * Where the dashboard test saves its screenshots: a temp dir, so a test run
+ * leaves the tracked docs/screenshots/ alone; MESHSYNC_UPDATE_SCREENSHOTS=1
+ * writes them there, to refresh the README's pictures.
+ */
+export const SCREENSHOTS =
+  process.env.MESHSYNC_UPDATE_SCREENSHOTS === '1' ? join(import.meta.dirname, '..', '..', 'docs', 'screenshots') : join(tmpdir(), `meshsync-screenshots-${process.pid}`)
 
 export interface Browser {
   context: BrowserContext

@@ -14,7 +14,8 @@ if (!haveChromium) console.warn('dashboard browser tests skipped: /usr/bin/chrom
  * The dashboard of a real 3-node cluster in Debian's headless chromium:
  * nodes, a file's copies rising, a node going down (verdict red, then green
  * after repair), a fetch with a moving progress bar, quarantine release, and
- * no console errors. Screenshots go to docs/screenshots/.
+ * no console errors. Screenshots go to a temp dir (docs/screenshots/ with
+ * MESHSYNC_UPDATE_SCREENSHOTS=1).
  */
 describe.skipIf(!haveChromium)('dashboard in a browser', () => {
   let a: MeshsyncNode
